@@ -1,0 +1,38 @@
+/* Anotify wire format: the one definition shared by ainit (C, guest) and the
+ * host decoder (C++). See anotify/PROTOCOL.md. Every frame is
+ *
+ *   offset 0  u8  magic0 = 'A'
+ *          1  u8  magic1 = 'N'
+ *          2  u8  version (ANOTIFY_VERSION)
+ *          3  u8  type (enum anotify_type)
+ *          4  u16 payload length, little-endian (<= ANOTIFY_MAX_PAYLOAD)
+ *          6  u16 check: ~(type | length << 8) & 0xffff, little-endian
+ *          8  payload
+ *
+ * Integers in payloads are little-endian. */
+#ifndef ARROW_ANOTIFY_PROTO_H
+#define ARROW_ANOTIFY_PROTO_H
+
+#include <stdint.h>
+
+#define ANOTIFY_PORT_NAME "org.arrow.anotify.0"
+#define ANOTIFY_MAGIC0 0x41 /* 'A' */
+#define ANOTIFY_MAGIC1 0x4e /* 'N' */
+#define ANOTIFY_VERSION 1
+#define ANOTIFY_HEADER_SIZE 8
+#define ANOTIFY_MAX_PAYLOAD 1024
+
+enum anotify_type {
+  ANOTIFY_BOOTED = 1,       /* payload: u64 uptime_ms at the moment ainit runs */
+  ANOTIFY_APP_STARTED = 2,  /* payload: u32 pid */
+  ANOTIFY_APP_EXITED = 3,   /* payload: i32 exit status (-1 if signalled), i32 signal (0 if exited) */
+  ANOTIFY_ERROR = 4,        /* payload: UTF-8 text, not NUL-terminated */
+  ANOTIFY_OOM = 5,          /* payload: u32 pid of the killed process (0 if unknown) */
+  ANOTIFY_HEARTBEAT = 6     /* payload: u64 uptime_ms */
+};
+
+static inline uint16_t anotify_check(uint8_t type, uint16_t length) {
+  return (uint16_t)(~((uint32_t)type | ((uint32_t)length << 8)) & 0xffffu);
+}
+
+#endif

@@ -1,0 +1,81 @@
+// ArrowDef: the in-memory model of an Arrow's domain XML (see
+// ARCHITECTURE.md, "The Arrow domain XML"). Plain data; parsing, validation and
+// formatting live in arrow_xml.{h,cc}.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace arrow {
+
+using Uuid = std::array<uint8_t, 16>;
+
+// <on_poweroff>, <on_crash>: the subset of libvirt's actions an Arrow honours.
+enum class LifecycleAction { Destroy, Restart };
+
+// <filesystem type='mount' accessmode='passthrough'>: an Arrow Share over 9p.
+struct Share {
+  std::string source_dir;  // absolute host path
+  std::string target_dir;  // absolute guest mount point
+  bool readonly = false;
+};
+
+// <portForward proto='tcp' address='127.0.0.1'><range start= end= to=/>:
+// host ports start..end forward to guest ports to..to+(end-start).
+struct PortRange {
+  unsigned start = 0;
+  unsigned end = 0;  // 0: a single port
+  unsigned to = 0;   // 0: same as start
+};
+
+struct PortForward {
+  std::string proto = "tcp";  // "tcp" or "udp"
+  std::string address;        // host address to bind; empty means 127.0.0.1
+  std::vector<PortRange> ranges;
+};
+
+// <interface type='user'>: QEMU user networking (slirp).
+struct Interface {
+  std::string mac;  // optional, "52:54:00:xx:xx:xx"
+  std::vector<PortForward> port_forwards;
+};
+
+struct EnvVar {
+  std::string name;
+  std::string value;
+};
+
+struct ArrowDef {
+  std::string name;
+  Uuid uuid{};
+  std::string title;
+  std::string description;
+  uint64_t memory_kib = 65536;          // <memory>, stored in KiB like libvirt
+  std::optional<uint64_t> current_memory_kib;  // <currentMemory>, if given
+  unsigned vcpus = 1;
+
+  // <os>
+  std::string arch = "x86_64";
+  std::string machine = "microvm";
+  std::string init;                      // <init>: absolute path in the guest
+  std::vector<std::string> initargs;     // <initarg>
+  std::vector<EnvVar> initenv;           // <initenv name=>
+  std::string initdir;                   // <initdir>, empty: "/"
+  std::string inituser;                  // <inituser>: name or number, empty: root
+  std::string initgroup;                 // <initgroup>: name or number
+  std::string kernel;                    // <kernel>, empty: the Arrow kernel
+
+  LifecycleAction on_poweroff = LifecycleAction::Destroy;
+  LifecycleAction on_crash = LifecycleAction::Destroy;
+
+  // <devices>
+  std::string emulator;                  // empty: the configured QEMU
+  std::vector<Share> shares;
+  std::vector<Interface> interfaces;
+  bool console = false;                  // <console type='pty'/> present
+};
+
+}  // namespace arrow
