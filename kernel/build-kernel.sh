@@ -14,13 +14,19 @@ cache=${ARROW_KERNEL_CACHE:-/var/cache/arrow/kernel}
 srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || stat -c %s "$tarball")
 key=$( (cat "$fragment"; echo "$srcver") | sha256sum | cut -c1-16)
 cached="$cache/bzImage-$key"
+mkdir -p "$cache"
+# One build per machine at a time: a second caller waits, then finds the cache.
+exec 9>"$cache/.lock-$key"
+if ! flock -n 9; then
+  echo "build-kernel: another build of $key is running; waiting for it"
+  flock 9
+fi
 if [ -f "$cached" ]; then
   echo "build-kernel: cached $cached"
   cp "$cached" "$output.tmp" && mv "$output.tmp" "$output"
   exit 0
 fi
 
-mkdir -p "$cache"
 work=$(mktemp -d "$cache/build-$key.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 echo "build-kernel: unpacking $tarball (config $key)"
