@@ -28,7 +28,10 @@ enum anotify_type {
   ANOTIFY_APP_EXITED = 3,   /* payload: i32 exit status (-1 if signalled), i32 signal (0 if exited) */
   ANOTIFY_ERROR = 4,        /* payload: UTF-8 text, not NUL-terminated */
   ANOTIFY_OOM = 5,          /* payload: u32 pid of the killed process (0 if unknown) */
-  ANOTIFY_HEARTBEAT = 6     /* payload: u64 uptime_ms */
+  ANOTIFY_HEARTBEAT = 6,    /* payload: u64 uptime_ms */
+  /* Host -> guest (the port is bidirectional): */
+  ANOTIFY_SHUTDOWN = 7,     /* payload: u32 grace_ms; SIGTERM the application, SIGKILL after grace */
+  ANOTIFY_SIGNAL = 8        /* payload: i32 signal number to deliver to the application */
 };
 
 static inline uint16_t anotify_check(uint8_t type, uint16_t length) {

@@ -1,0 +1,130 @@
+// The boundary between the RPC layer and the Arrow hypervisor driver: every
+// libvirt API the daemon serves for domains and the host, as the driver
+// implements it. The RPC layer (driver/rpc/) only marshals to and from this
+// interface; the driver (arrow_driver) never sees XDR.
+//
+// Contract: the daemon is single-threaded on the GLib main loop. Calls that
+// may take long (start, stop, reboot, suspend, resume) complete through a
+// callback, possibly later; every other call answers at once. Callbacks are
+// invoked exactly once, from the main loop.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "domain-xml/arrow_def.h"
+#include "util/result.h"
+
+namespace arrow {
+
+// remote_nonnull_domain: what the wire needs to name a domain.
+struct DomainRef {
+  std::string name;
+  Uuid uuid{};
+  int id = -1;  // -1 when shut off
+};
+
+// virDomainInfo.
+struct DomainInfo {
+  int state = 0;  // virDomainState
+  uint64_t max_mem_kib = 0;
+  uint64_t memory_kib = 0;
+  unsigned nr_virt_cpu = 0;
+  uint64_t cpu_time_ns = 0;
+};
+
+struct DomainStateInfo {
+  int state = 0;   // virDomainState
+  int reason = 0;  // the matching virDomain*Reason
+};
+
+// One typed parameter of GET_ALL_DOMAIN_STATS.
+struct TypedParam {
+  enum class Type { Int = 1, UInt = 2, LLong = 3, ULLong = 4, Double = 5, Boolean = 6, String = 7 };
+  std::string field;
+  Type type = Type::Int;
+  int64_t i = 0;  // Int, UInt, LLong, ULLong (as bits), Boolean
+  double d = 0;
+  std::string s;
+};
+
+struct DomainStatsRecord {
+  DomainRef dom;
+  std::vector<TypedParam> params;
+};
+
+// virNodeInfo.
+struct NodeInfo {
+  std::string model;
+  uint64_t memory_kib = 0;
+  unsigned cpus = 0;
+  unsigned mhz = 0;
+  unsigned nodes = 1;
+  unsigned sockets = 1;
+  unsigned cores = 1;
+  unsigned threads = 1;
+};
+
+// A lifecycle event as libvirt defines it (virDomainEventType + detail).
+struct DomainLifecycleEvent {
+  DomainRef dom;
+  int event = 0;
+  int detail = 0;
+};
+
+template <typename T>
+using Reply = std::function<void(Result<T>)>;
+
+class DriverApi {
+ public:
+  virtual ~DriverApi() = default;
+
+  // Host.
+  virtual std::string hostname() = 0;
+  virtual std::string capabilities_xml() = 0;
+  virtual Result<std::string> domain_capabilities_xml(const std::string& emulator, const std::string& arch,
+                                                      const std::string& machine, const std::string& virttype) = 0;
+  virtual NodeInfo node_info() = 0;
+  virtual uint64_t hypervisor_version() = 0;  // major*1000000 + minor*1000 + micro
+  virtual std::string sysinfo_xml() = 0;
+
+  // Listing and lookup (flags: virConnectListAllDomainsFlags).
+  virtual std::vector<DomainRef> list_all_domains(unsigned flags) = 0;
+  virtual Result<DomainRef> lookup_by_name(const std::string& name) = 0;
+  virtual Result<DomainRef> lookup_by_uuid(const Uuid& uuid) = 0;
+  virtual Result<DomainRef> lookup_by_id(int id) = 0;
+  virtual int num_of_domains() = 0;          // running
+  virtual int num_of_defined_domains() = 0;  // persistent, shut off
+
+  // Definitions.
+  virtual Result<DomainRef> domain_define_xml(const std::string& xml, unsigned flags) = 0;
+  virtual Status domain_undefine(const DomainRef& dom, unsigned flags) = 0;
+
+  // Lifecycle (asynchronous completion).
+  virtual void domain_create_xml(const std::string& xml, unsigned flags, Reply<DomainRef> done) = 0;
+  virtual void domain_create(const DomainRef& dom, unsigned flags, Reply<DomainRef> done) = 0;
+  virtual void domain_destroy(const DomainRef& dom, unsigned flags, Reply<void> done) = 0;
+  virtual void domain_shutdown(const DomainRef& dom, unsigned flags, Reply<void> done) = 0;
+  virtual void domain_reboot(const DomainRef& dom, unsigned flags, Reply<void> done) = 0;
+  virtual void domain_suspend(const DomainRef& dom, Reply<void> done) = 0;
+  virtual void domain_resume(const DomainRef& dom, Reply<void> done) = 0;
+
+  // Information.
+  virtual Result<DomainInfo> domain_get_info(const DomainRef& dom) = 0;
+  virtual Result<DomainStateInfo> domain_get_state(const DomainRef& dom) = 0;
+  virtual Result<std::string> domain_get_xml_desc(const DomainRef& dom, unsigned flags) = 0;
+  virtual Result<bool> domain_get_autostart(const DomainRef& dom) = 0;
+  virtual Status domain_set_autostart(const DomainRef& dom, bool autostart) = 0;
+  virtual Result<bool> domain_is_active(const DomainRef& dom) = 0;
+  virtual Result<bool> domain_is_persistent(const DomainRef& dom) = 0;
+  virtual Result<uint64_t> domain_get_max_memory(const DomainRef& dom) = 0;
+  virtual Result<std::vector<DomainStatsRecord>> get_all_domain_stats(unsigned stats, unsigned flags) = 0;
+
+  // Events: the driver calls every listener for each lifecycle event.
+  using LifecycleListener = std::function<void(const DomainLifecycleEvent&)>;
+  virtual void add_lifecycle_listener(LifecycleListener listener) = 0;
+};
+
+}  // namespace arrow
