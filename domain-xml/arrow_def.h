@@ -53,6 +53,10 @@ struct ArrowDef {
   Uuid uuid{};
   std::string title;
   std::string description;
+  // <metadata>: each child element (application-defined, in its own XML
+  // namespace, e.g. Nova's or libosinfo's) as libxml2 serialises it, kept
+  // verbatim so that clients get back what they stored.
+  std::vector<std::string> metadata;
   uint64_t memory_kib = 65536;          // <memory>, stored in KiB like libvirt
   std::optional<uint64_t> current_memory_kib;  // <currentMemory>, if given
   unsigned vcpus = 1;

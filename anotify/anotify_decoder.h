@@ -1,0 +1,66 @@
+// Host end of the Anotify wire format (anotify_proto.h): an incremental
+// decoder for guest->host frames and an encoder for host->guest frames. Pure
+// byte handling, no I/O, so it is unit-tested on byte fixtures.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace arrow {
+
+// One message from the guest. A tagged union: the daemon fans it out.
+struct AnotifyBooted { uint64_t uptime_ms = 0; };
+struct AnotifyAppStarted { uint32_t pid = 0; };
+// signal == 0: the application exited with status; otherwise it was killed by
+// signal and status is -1.
+struct AnotifyAppExited { int32_t status = 0; int32_t signal = 0; };
+struct AnotifyError { std::string text; };
+struct AnotifyOutOfMemory { uint32_t pid = 0; };
+struct AnotifyHeartbeat { uint64_t uptime_ms = 0; };
+
+using AnotifyEvent = std::variant<AnotifyBooted, AnotifyAppStarted, AnotifyAppExited, AnotifyError,
+                                  AnotifyOutOfMemory, AnotifyHeartbeat>;
+
+// A short English line for logs and arrow-launch, e.g. "exited status 3".
+std::string anotify_event_describe(const AnotifyEvent& event);
+
+// Counts of what the decoder had to throw away, for logs and tests.
+struct AnotifyDecoderStats {
+  uint64_t frames = 0;           // events produced
+  uint64_t skipped_bytes = 0;    // bytes dropped while resynchronising
+  uint64_t unknown_frames = 0;   // well-formed frames of a type or version we do not know
+  uint64_t rejected_frames = 0;  // headers whose length exceeds ANOTIFY_MAX_PAYLOAD, or bad payloads
+};
+
+// Incremental decoder. Contract: feed() accepts any split of the byte stream;
+// a truncated frame stays buffered until the rest arrives; bytes that do not
+// start a valid header (magic, known version, check word) are skipped one at
+// a time until a header is found again; frames of unknown type or with an
+// ill-sized payload are skipped whole; a header announcing more than
+// ANOTIFY_MAX_PAYLOAD is treated as garbage (its first byte is skipped), so
+// the buffer never exceeds one maximal frame.
+class AnotifyDecoder {
+ public:
+  std::vector<AnotifyEvent> feed(std::span<const uint8_t> bytes);
+  const AnotifyDecoderStats& stats() const { return stats_; }
+  size_t buffered() const { return buf_.size(); }
+
+ private:
+  // Length of the frame at the start of buf_: >0 complete, 0 need more, <0
+  // skip that many bytes.
+  long frame_at_start() const;
+  void decode_frame(uint8_t type, std::span<const uint8_t> payload, std::vector<AnotifyEvent>& out);
+
+  std::vector<uint8_t> buf_;
+  AnotifyDecoderStats stats_;
+};
+
+// Host->guest frames.
+std::vector<uint8_t> anotify_encode_frame(uint8_t type, std::span<const uint8_t> payload);
+std::vector<uint8_t> anotify_encode_shutdown(uint32_t grace_ms);
+std::vector<uint8_t> anotify_encode_signal(int32_t signal);
+
+}  // namespace arrow

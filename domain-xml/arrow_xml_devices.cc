@@ -1,0 +1,335 @@
+// Domain XML → ArrowDef for <devices> (emulator, shares, the user-mode
+// interface with its port forwards, the console) and the rules that span
+// several elements.
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <map>
+
+#include "domain-xml/arrow_xml_internal.h"
+#include "domain-xml/xml_util.h"
+
+namespace arrow::xmlparse {
+
+namespace {
+
+Status parse_emulator(const xmlNode* n, ArrowDef& def) {
+  def.emulator = TRY(path_element(n));
+  return {};
+}
+
+// ---- <filesystem> ----
+
+Result<std::string> dir_attr(const xmlNode* n) {
+  TRY(check_attrs(n, {"dir"}));
+  std::string dir = TRY(required_attr(n, "dir"));
+  TRY(check_path(name_of(n), "dir", dir, true));
+  return dir;
+}
+
+Status parse_fs_source(const xmlNode* n, Share& s) {
+  s.source_dir = TRY(dir_attr(n));
+  return {};
+}
+
+Status parse_fs_target(const xmlNode* n, Share& s) {
+  s.target_dir = TRY(dir_attr(n));
+  return {};
+}
+
+Status parse_fs_readonly(const xmlNode* n, Share& s) {
+  TRY(check_attrs(n, {}));
+  TRY(leaf_text(n));
+  s.readonly = true;
+  return {};
+}
+
+const Rule<Share> kShareChildren[] = {
+    {"source", true, parse_fs_source},
+    {"target", true, parse_fs_target},
+    {"readonly", true, parse_fs_readonly},
+};
+
+// "/a//b/./c/" → "/a/b/c": the form in which two targets are compared.
+std::string normal_path(const std::string& p) {
+  std::string out;
+  size_t i = 0;
+  while (i < p.size()) {
+    size_t j = p.find('/', i);
+    if (j == std::string::npos) j = p.size();
+    std::string part = p.substr(i, j - i);
+    if (!part.empty() && part != ".") out += "/" + part;
+    i = j + 1;
+  }
+  return out.empty() ? "/" : out;
+}
+
+Status parse_filesystem(const xmlNode* n, ArrowDef& def) {
+  TRY(check_attrs(n, {"type", "accessmode"}));
+  std::string type = "mount", mode = "passthrough";
+  xml_get_attr(n, "type", &type);
+  xml_get_attr(n, "accessmode", &mode);
+  if (type != "mount")
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      fmt(_("invalid value '%1$s' for attribute 'type' of <filesystem>: Arrow shares host "
+                            "directories, expected 'mount'"),
+                          type.c_str()));
+  if (mode != "passthrough")
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      fmt(_("invalid value '%1$s' for attribute 'accessmode' of <filesystem>: expected 'passthrough'"),
+                          mode.c_str()));
+  Share share;
+  TRY(parse_children(n, kShareChildren, share));
+  if (share.source_dir.empty())
+    return make_error(VIR_ERR_XML_ERROR, _("missing required element <source> in <filesystem>"));
+  if (share.target_dir.empty())
+    return make_error(VIR_ERR_XML_ERROR, _("missing required element <target> in <filesystem>"));
+  std::string t = normal_path(share.target_dir);
+  if (t == "/" || t == "/proc" || t == "/sys" || t == "/dev")
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      fmt(_("invalid value '%1$s' for attribute 'dir' of <target>: the guest's '/', '/proc', '/sys' "
+                            "and '/dev' cannot be share targets"),
+                          share.target_dir.c_str()));
+  def.shares.push_back(std::move(share));
+  return {};
+}
+
+// ---- <interface type='user'> ----
+
+Status parse_mac(const xmlNode* n, Interface& iface) {
+  TRY(check_attrs(n, {"address"}));
+  std::string mac = TRY(required_attr(n, "address"));
+  unsigned b[6];
+  char tail;
+  bool ok = mac.size() == 17 && std::sscanf(mac.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+                                            &b[4], &b[5], &tail) == 6;
+  for (size_t i = 2; ok && i < mac.size(); i += 3) ok = mac[i] == ':';
+  for (size_t i = 0; ok && i < mac.size(); i++) ok = mac[i] == ':' || std::isxdigit(static_cast<unsigned char>(mac[i]));
+  if (!ok || (b[0] & 1))
+    return make_error(VIR_ERR_XML_ERROR,
+                      fmt(_("invalid value '%1$s' for attribute 'address' of <mac>: expected a unicast MAC address "
+                            "such as 52:54:00:12:34:56"),
+                          mac.c_str()));
+  iface.mac = fmt("%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
+  return {};
+}
+
+// The guest NIC is always virtio; saying so is accepted, anything else not.
+Status parse_model(const xmlNode* n, Interface&) {
+  TRY(check_attrs(n, {"type"}));
+  std::string type = TRY(required_attr(n, "type"));
+  if (type != "virtio")
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      fmt(_("invalid value '%1$s' for attribute 'type' of <model>: expected 'virtio'"), type.c_str()));
+  return {};
+}
+
+// Live data in libvirt's output; ignored on input.
+template <typename T>
+Status parse_alias(const xmlNode* n, T&) {
+  TRY(check_attrs(n, {"name"}));
+  return {};
+}
+
+Result<unsigned> port_attr(const xmlNode* n, const char* attr) {
+  std::string v = TRY(required_attr(n, attr));
+  uint64_t port = 0;
+  if (!parse_u64(trim(v), &port) || port == 0 || port > 65535)
+    return make_error(VIR_ERR_XML_ERROR,
+                      fmt(_("invalid value '%1$s' for attribute '%2$s' of <range>: expected a port from 1 to 65535"),
+                          v.c_str(), attr));
+  return static_cast<unsigned>(port);
+}
+
+Status parse_range(const xmlNode* n, PortForward& fwd) {
+  TRY(check_attrs(n, {"start", "end", "to", "exclude"}));
+  PortRange r;
+  r.start = TRY(port_attr(n, "start"));
+  std::string v;
+  if (xml_get_attr(n, "end", &v)) r.end = TRY(port_attr(n, "end"));
+  if (xml_get_attr(n, "to", &v)) r.to = TRY(port_attr(n, "to"));
+  if (xml_get_attr(n, "exclude", &v) && v != "no")
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      fmt(_("invalid value '%1$s' for attribute 'exclude' of <range>: Arrow forwards only the ports "
+                            "it names"),
+                          v.c_str()));
+  if (r.end && r.end < r.start)
+    return make_error(VIR_ERR_XML_ERROR, fmt(_("invalid value '%1$u' for attribute 'end' of <range>: it is below "
+                                               "start '%2$u'"),
+                                             r.end, r.start));
+  unsigned last_guest = (r.to ? r.to : r.start) + (r.end ? r.end - r.start : 0);
+  if (last_guest > 65535)
+    return make_error(VIR_ERR_XML_ERROR,
+                      fmt(_("invalid value '%1$u' for attribute 'to' of <range>: the range would end at guest port "
+                            "%2$u, above 65535"),
+                          r.to, last_guest));
+  fwd.ranges.push_back(r);
+  return {};
+}
+
+const Rule<PortForward> kPortForwardChildren[] = {{"range", false, parse_range}};
+
+// Arrow never exposes a port beyond the host: 127.0.0.0/8 or ::1 only.
+bool is_loopback(const std::string& addr) {
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, addr.c_str(), buf) == 1) return buf[0] == 127;
+  if (inet_pton(AF_INET6, addr.c_str(), buf) == 1) return std::memcmp(buf, &in6addr_loopback, 16) == 0;
+  return false;
+}
+
+bool is_ip_address(const std::string& addr) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, addr.c_str(), buf) == 1 || inet_pton(AF_INET6, addr.c_str(), buf) == 1;
+}
+
+Status parse_port_forward(const xmlNode* n, Interface& iface) {
+  TRY(check_attrs(n, {"proto", "address"}));
+  PortForward fwd;
+  fwd.proto = TRY(required_attr(n, "proto"));
+  if (fwd.proto != "tcp" && fwd.proto != "udp")
+    return make_error(VIR_ERR_XML_ERROR,
+                      fmt(_("invalid value '%1$s' for attribute 'proto' of <portForward>: expected 'tcp' or 'udp'"),
+                          fwd.proto.c_str()));
+  if (xml_get_attr(n, "address", &fwd.address)) {
+    if (!is_ip_address(fwd.address))
+      return make_error(VIR_ERR_XML_ERROR,
+                        fmt(_("invalid value '%1$s' for attribute 'address' of <portForward>: expected an IP address"),
+                            fwd.address.c_str()));
+    if (!is_loopback(fwd.address))
+      return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                        fmt(_("invalid value '%1$s' for attribute 'address' of <portForward>: Arrow forwards ports "
+                              "only on a loopback address (127.x.x.x or ::1)"),
+                            fwd.address.c_str()));
+  }
+  TRY(parse_children(n, kPortForwardChildren, fwd));
+  if (fwd.ranges.empty())
+    return make_error(VIR_ERR_XML_ERROR, _("missing required element <range> in <portForward>"));
+  iface.port_forwards.push_back(std::move(fwd));
+  return {};
+}
+
+const Rule<Interface> kInterfaceChildren[] = {
+    {"mac", true, parse_mac},
+    {"model", true, parse_model},
+    {"portForward", false, parse_port_forward},
+    {"alias", true, parse_alias<Interface>},
+};
+
+Status parse_interface(const xmlNode* n, ArrowDef& def) {
+  TRY(check_attrs(n, {"type"}));
+  std::string type = TRY(required_attr(n, "type"));
+  if (type != "user")
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      fmt(_("invalid value '%1$s' for attribute 'type' of <interface>: Arrow supports only user-mode "
+                            "networking, 'user'"),
+                          type.c_str()));
+  if (!def.interfaces.empty())
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED, _("element <interface> may appear only once in <devices>: an Arrow "
+                                                    "has one network interface"));
+  Interface iface;
+  TRY(parse_children(n, kInterfaceChildren, iface));
+  def.interfaces.push_back(std::move(iface));
+  return {};
+}
+
+// ---- <console type='pty'> ----
+
+// A running domain's console in libvirt's output carries <source path=>,
+// <target type= port=> and <alias>; they are accepted and ignored.
+Status parse_console_source(const xmlNode* n, bool&) {
+  TRY(check_attrs(n, {"path"}));
+  return {};
+}
+
+Status parse_console_target(const xmlNode* n, bool&) {
+  TRY(check_attrs(n, {"type", "port"}));
+  std::string v;
+  if (xml_get_attr(n, "type", &v) && v != "virtio")
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      fmt(_("invalid value '%1$s' for attribute 'type' of <target>: an Arrow's console is 'virtio'"),
+                          v.c_str()));
+  if (xml_get_attr(n, "port", &v) && v != "0")
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      fmt(_("invalid value '%1$s' for attribute 'port' of <target>: expected '0'"), v.c_str()));
+  return {};
+}
+
+const Rule<bool> kConsoleChildren[] = {
+    {"source", true, parse_console_source},
+    {"target", true, parse_console_target},
+    {"alias", true, parse_alias<bool>},
+};
+
+Status parse_console(const xmlNode* n, ArrowDef& def) {
+  TRY(check_attrs(n, {"type", "tty"}));
+  std::string type = TRY(required_attr(n, "type"));
+  if (type != "pty")
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      fmt(_("invalid value '%1$s' for attribute 'type' of <console>: expected 'pty'"), type.c_str()));
+  if (def.console)
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      _("element <console> may appear only once in <devices>: an Arrow has one console"));
+  bool unused = false;
+  TRY(parse_children(n, kConsoleChildren, unused));
+  def.console = true;
+  return {};
+}
+
+const Rule<ArrowDef> kDevicesChildren[] = {
+    {"emulator", true, parse_emulator},
+    {"filesystem", false, parse_filesystem},
+    {"interface", false, parse_interface},
+    {"console", false, parse_console},
+};
+
+Status check_shares(const ArrowDef& def) {
+  std::map<std::string, size_t> targets;
+  for (size_t i = 0; i < def.shares.size(); i++)
+    if (!targets.emplace(normal_path(def.shares[i].target_dir), i).second)
+      return make_error(VIR_ERR_XML_ERROR,
+                        fmt(_("invalid value '%1$s' for attribute 'dir' of <target>: two <filesystem> elements "
+                              "share the same target"),
+                            def.shares[i].target_dir.c_str()));
+  return {};
+}
+
+Status check_ports(const ArrowDef& def) {
+  std::map<std::string, bool> used;  // "proto address port"
+  unsigned count = 0;
+  for (const auto& iface : def.interfaces)
+    for (const auto& fwd : iface.port_forwards)
+      for (const auto& r : fwd.ranges)
+        for (unsigned p = r.start; p <= (r.end ? r.end : r.start); p++) {
+          if (++count > kMaxForwardedPorts)
+            return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                              fmt(_("too many ports in <portForward>: an Arrow forwards at most %1$u ports"),
+                                  kMaxForwardedPorts));
+          std::string key = fwd.proto + " " + (fwd.address.empty() ? "127.0.0.1" : fwd.address) + " " +
+                            std::to_string(p);
+          if (!used.emplace(key, true).second)
+            return make_error(VIR_ERR_XML_ERROR,
+                              fmt(_("invalid value '%1$u' for attribute 'start' of <range>: host port %1$u (%2$s) is "
+                                    "forwarded twice"),
+                                  p, fwd.proto.c_str()));
+        }
+  return {};
+}
+
+}  // namespace
+
+Status parse_devices(const xmlNode* n, ArrowDef& def) {
+  TRY(check_attrs(n, {}));
+  return parse_children(n, kDevicesChildren, def);
+}
+
+Status check_def(const ArrowDef& def) {
+  if (def.current_memory_kib && *def.current_memory_kib > def.memory_kib)
+    return make_error(VIR_ERR_XML_ERROR,
+                      fmt(_("invalid value '%1$llu KiB' for <currentMemory>: it exceeds <memory> (%2$llu KiB)"),
+                          static_cast<unsigned long long>(*def.current_memory_kib),
+                          static_cast<unsigned long long>(def.memory_kib)));
+  TRY(check_shares(def));
+  return check_ports(def);
+}
+
+}  // namespace arrow::xmlparse

@@ -1,0 +1,89 @@
+// ArrowDef -> QEMU command line: a pure function of the definition and a
+// CommandContext holding everything that is not in the XML (host paths,
+// accelerator, the resolved user). The host look-ups that fill the context
+// (passwd, group, /dev/kvm) are separate functions, so golden tests never
+// depend on the host they run on.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain-xml/arrow_def.h"
+#include "util/result.h"
+
+namespace arrow {
+
+// <inituser> as ainit needs it: arrow.user=NAME,UID,GID,HOME.
+struct InitUser {
+  std::string name = "root";
+  unsigned uid = 0;
+  unsigned gid = 0;
+  std::string home = "/root";
+};
+
+// <initgroup>: arrow.group=NAME,GID.
+struct InitGroup {
+  std::string name;
+  unsigned gid = 0;
+};
+
+struct CommandContext {
+  std::string emulator;       // QEMU used when the XML has no <emulator>
+  std::string kernel;         // bzImage used when the XML has no <kernel>
+  std::string initramfs;      // the ainit initramfs
+  std::string log_path;       // the serial console (kernel messages) is appended here
+  bool kvm = false;           // /dev/kvm usable: -accel kvm -cpu host, no PIT
+  InitUser user;              // <inituser>, resolved on the host
+  std::optional<InitGroup> group;  // <initgroup>, resolved on the host
+  unsigned heartbeat_s = 10;  // arrow.hb; 0 turns the heartbeat off
+  std::string host_usr = "/usr";  // shared read-only at /usr unless a share targets /usr
+  // Listening sockets the launcher creates and passes to QEMU at these fds.
+  int monitor_fd = 3;
+  int console_fd = 4;
+  int anotify_fd = 5;
+};
+
+// The kernel's x86 COMMAND_LINE_SIZE, the terminating NUL included.
+inline constexpr size_t kKernelCmdlineMax = 2048;
+
+// Guest network of QEMU user networking, given to ainit as arrow.net.
+inline constexpr const char* kGuestNet = "10.0.2.15/24,10.0.2.2,10.0.2.3";
+
+// Percent-encodes one field as kernel/CMDLINE.md specifies.
+std::string cmdline_escape(std::string_view value);
+
+// The whole -append string. VIR_ERR_CONFIG_UNSUPPORTED when it would not fit
+// in kKernelCmdlineMax, naming the limit.
+Result<std::string> build_kernel_cmdline(const ArrowDef& def, const CommandContext& ctx);
+
+// argv for execv(), argv[0] being the emulator path. Errors:
+// VIR_ERR_CONFIG_UNSUPPORTED for a definition QEMU microvm cannot run
+// (architecture, machine, port ranges, an over-long command line).
+Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const CommandContext& ctx);
+
+// The golden-file form: the emulator on the first line, then one option per
+// line with its value ("-m 64M").
+std::string format_argv_lines(const std::vector<std::string>& argv);
+
+// --- Host look-ups (not pure) -------------------------------------------
+
+// <inituser> NAME or number: getpwnam/getpwuid. A number with no passwd
+// entry runs as that uid with gid = uid, named by the number, home "/".
+// Unknown names are VIR_ERR_CONFIG_UNSUPPORTED naming <inituser>.
+Result<InitUser> resolve_init_user(std::string_view user);
+// <initgroup> NAME or number, the same way (getgrnam/getgrgid).
+Result<InitGroup> resolve_init_group(std::string_view group);
+
+// True when /dev/kvm opens, creates a VM and the CPU flags show vmx or svm.
+// ARROW_ACCEL=kvm or =tcg in the environment overrides the probe.
+bool kvm_usable();
+
+// A context with the host's defaults: the configured QEMU, KERNEL_DIR's
+// bzImage and initramfs.cpio, kvm_usable(), and DEF's user and group
+// resolved. LOG_PATH as given.
+Result<CommandContext> make_command_context(const ArrowDef& def, const std::string& kernel_dir,
+                                            const std::string& log_path);
+
+}  // namespace arrow

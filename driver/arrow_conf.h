@@ -1,0 +1,60 @@
+// The driver's configuration (where configs, runtime state and logs live, the
+// default emulator, the kernel and initramfs, the heartbeat) and the host
+// facts the driver reports (node info, hostname, QEMU version).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "driver/arrow_driver_api.h"
+#include "util/result.h"
+
+namespace arrow {
+
+struct ArrowConf {
+  std::string uri = "arrow:///system";
+  std::string config_dir;  // CONFIGDIR: NAME.xml and autostart/NAME.xml
+  std::string run_dir;     // RUNDIR: NAME.xml runtime status, NAME/ sockets
+  std::string log_dir;     // NAME.log: console and QEMU output
+  std::string emulator;    // QEMU used when the def names none
+  std::string kernel;      // the single-task kernel (bzImage)
+  std::string initramfs;   // ainit's initramfs (initramfs.cpio)
+  unsigned heartbeat_s = 10;         // expected Anotify heartbeat period
+  unsigned shutdown_grace_ms = 10000;  // SIGTERM → SIGKILL grace given to ainit
+};
+
+// Where the kernel and initramfs are: $ARROW_KERNEL_DIR (the build tree, set
+// by ./run) or else the installed pkglibdir (ARROW_PKGLIBDIR).
+std::string arrow_kernel_dir();
+
+// A config for the given directories with every other field at its default:
+// emulator QEMU_BINARY, kernel and initramfs from arrow_kernel_dir().
+ArrowConf arrow_conf_new(std::string config_dir, std::string run_dir, std::string log_dir);
+
+// Creates config_dir, config_dir/autostart, run_dir and log_dir.
+Status arrow_conf_make_dirs(const ArrowConf& conf);
+
+// Host facts: /proc/cpuinfo, /proc/meminfo and sysconf. Never reports zero
+// memory or CPUs (virt-manager divides by both).
+NodeInfo read_node_info();
+std::string read_hostname();
+
+// "QEMU emulator version 7.2.0 (Debian …)" → 7002000 (major*1e6 + minor*1e3 + micro).
+Result<uint64_t> parse_qemu_version(std::string_view version_output);
+// Runs EMULATOR --version; errors when it cannot run or says nothing parsable.
+Result<uint64_t> probe_qemu_version(const std::string& emulator);
+
+// Process facts for stats and the runtime status: the start time (clock
+// ticks since boot, field 22) and user+system CPU time (fields 14+15) of PID
+// from /proc/PID/stat.
+struct ProcStat {
+  uint64_t start_ticks = 0;
+  uint64_t cpu_time_ns = 0;
+};
+Result<ProcStat> read_proc_stat(int pid);
+// The pure parser of one /proc/PID/stat line (the comm field may hold spaces
+// and parentheses).
+Result<ProcStat> parse_proc_stat(std::string_view line);
+
+}  // namespace arrow

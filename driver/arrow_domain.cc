@@ -1,0 +1,136 @@
+// Per-Arrow state and its job queue (see arrow_domain.h).
+#include "driver/arrow_domain.h"
+
+#include <libvirt/libvirt.h>
+#include <sys/wait.h>
+
+#include "driver/arrow_process.h"
+#include "util/i18n.h"
+
+namespace arrow {
+
+ArrowDomain::ArrowDomain(ArrowDef d, bool is_persistent)
+    : def(std::move(d)), persistent(is_persistent), reason(VIR_DOMAIN_SHUTOFF_UNKNOWN) {}
+
+void ArrowDomain::begin_job(DomainOp op, std::function<void()> run) {
+  if (job_) {
+    waiting_.emplace_back(op, std::move(run));
+    return;
+  }
+  job_ = op;
+  run();
+}
+
+void ArrowDomain::end_job() {
+  job_.reset();
+  if (waiting_.empty()) return;
+  auto [op, run] = std::move(waiting_.front());
+  waiting_.pop_front();
+  job_ = op;
+  run();
+}
+
+namespace {
+
+// The engine's ArrowProcess behind the driver's launcher interface. It turns
+// the process's raw signals (Anotify messages, QMP events, the wait status)
+// into an ExitCause. A guest reset with neither an application exit report
+// nor a shutdown request is taken for a kernel panic: the single-task kernel
+// has no ACPI, so pvpanic rarely reports one, and panic=-1 resets the guest.
+class ProcessLauncher final : public ArrowLauncher {
+ public:
+  ProcessLauncher(LaunchSpec spec, LaunchEvents events) : spec_(std::move(spec)), events_(std::move(events)) {}
+
+  void start(std::function<void(Status)> done) override {
+    Result<CommandContext> ctx = context();
+    if (!ctx.ok()) return done(ctx.error());
+    ArrowProcess::Callbacks cb;
+    cb.started = [this, done](const Status& st) {
+      if (!st.ok()) start_failed_ = true;
+      done(st);
+    };
+    cb.anotify = [this](const AnotifyEvent& ev) {
+      if (const auto* exited = std::get_if<AnotifyAppExited>(&ev)) {
+        app_exited_ = true;
+        if (events_.app_exited) events_.app_exited(exited->status, exited->signal);
+      }
+    };
+    cb.qmp_event = [this](const QmpEvent& ev) { note_qmp_event(ev); };
+    cb.exited = [this](const ProcessExit& exit) {
+      if (!start_failed_ && events_.exited) events_.exited(cause_of(exit));
+    };
+    Result<std::unique_ptr<ArrowProcess>> process =
+        ArrowProcess::start(spec_.def, std::move(ctx.value()), spec_.run_dir, std::move(cb));
+    if (!process.ok()) return done(process.error());
+    process_ = std::move(process.value());
+  }
+
+  Status request_shutdown() override {
+    if (!process_ || process_->exited()) return make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running"));
+    shutdown_requested_ = true;
+    return process_->shutdown(spec_.shutdown_grace_ms);
+  }
+
+  void kill() override {
+    kill_requested_ = true;
+    if (process_) process_->destroy(1000, 1000);
+  }
+
+  void suspend(std::function<void(Status)> done) override { qmp("stop", std::move(done)); }
+  void resume(std::function<void(Status)> done) override { qmp("cont", std::move(done)); }
+  int pid() const override { return process_ ? process_->pid() : 0; }
+
+ private:
+  Result<CommandContext> context() const {
+    CommandContext ctx;
+    ctx.emulator = spec_.emulator;
+    ctx.kernel = spec_.kernel;
+    ctx.initramfs = spec_.initramfs;
+    ctx.log_path = spec_.log_path;
+    ctx.kvm = kvm_usable();
+    ctx.heartbeat_s = spec_.heartbeat_s;
+    if (!spec_.def.inituser.empty()) ctx.user = TRY(resolve_init_user(spec_.def.inituser));
+    if (!spec_.def.initgroup.empty()) ctx.group = TRY(resolve_init_group(spec_.def.initgroup));
+    return ctx;
+  }
+
+  void note_qmp_event(const QmpEvent& ev) {
+    if (ev.kind == QmpEventKind::GuestPanicked) panicked_ = true;
+    if (ev.kind != QmpEventKind::Shutdown) return;
+    std::string reason = ev.shutdown_reason();
+    if (reason == "guest-panic") panicked_ = true;
+    if (reason == "guest-reset" && !app_exited_ && !shutdown_requested_) panicked_ = true;
+  }
+
+  ExitCause cause_of(const ProcessExit& exit) const {
+    if (kill_requested_) return ExitCause::Killed;
+    if (panicked_) return ExitCause::Panicked;
+    bool clean = exit.status_known && WIFEXITED(exit.wait_status) && WEXITSTATUS(exit.wait_status) == 0;
+    return clean ? ExitCause::Poweroff : ExitCause::Failed;
+  }
+
+  void qmp(const char* command, std::function<void(Status)> done) {
+    QmpMonitor* monitor = process_ ? process_->monitor() : nullptr;
+    if (!monitor) return done(make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running")));
+    monitor->execute(command, [done](Result<JsonValue> r) { done(r.ok() ? Status() : Status(r.error())); });
+  }
+
+  LaunchSpec spec_;
+  LaunchEvents events_;
+  std::unique_ptr<ArrowProcess> process_;
+  bool start_failed_ = false;
+  bool app_exited_ = false;
+  bool shutdown_requested_ = false;
+  bool kill_requested_ = false;
+  bool panicked_ = false;
+};
+
+}  // namespace
+
+LauncherFactory make_process_launcher_factory() {
+  return [](const LaunchSpec& spec, LaunchEvents events) -> std::unique_ptr<ArrowLauncher> {
+    return std::make_unique<ProcessLauncher>(spec, std::move(events));
+  };
+}
+
+}  // namespace arrow

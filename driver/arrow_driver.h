@@ -1,0 +1,125 @@
+// The Arrow hypervisor driver: implements DriverApi for virtarrowd with a
+// domain registry (name, UUID, id), the lifecycle state machine
+// (arrow_state), jobs, persistent configs, runtime status files and
+// lifecycle events. The daemon gets it from make_arrow_driver()
+// (daemon_paths.h); tests build it with a fake launcher.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "driver/arrow_conf.h"
+#include "driver/arrow_domain.h"
+#include "driver/arrow_driver_api.h"
+#include "driver/arrow_persist.h"
+
+namespace arrow {
+
+struct DriverOptions {
+  LauncherFactory launcher_factory;  // the engine; tests pass a fake
+  LogFn log;                         // default: stderr
+  // Runs a function later on the main loop (default: g_idle_add). Used to
+  // destroy a launcher outside its own callbacks.
+  std::function<void(std::function<void()>)> post;
+  bool autostart = true;  // start the autostart Arrows in load()
+};
+
+class ArrowDriver final : public DriverApi {
+ public:
+  ArrowDriver(ArrowConf conf, DriverOptions options);
+  ~ArrowDriver() override;
+
+  // Creates the directories, loads every CONFIGDIR/*.xml (a bad file is moved
+  // aside and logged) and starts the autostart Arrows.
+  Status load();
+  const ArrowConf& conf() const { return conf_; }
+
+  // Host.
+  std::string hostname() override;
+  std::string capabilities_xml() override;
+  Result<std::string> domain_capabilities_xml(const std::string& emulator, const std::string& arch,
+                                              const std::string& machine, const std::string& virttype) override;
+  NodeInfo node_info() override;
+  uint64_t hypervisor_version() override;
+  std::string sysinfo_xml() override;
+
+  // Listing and lookup.
+  std::vector<DomainRef> list_all_domains(unsigned flags) override;
+  Result<DomainRef> lookup_by_name(const std::string& name) override;
+  Result<DomainRef> lookup_by_uuid(const Uuid& uuid) override;
+  Result<DomainRef> lookup_by_id(int id) override;
+  int num_of_domains() override;
+  int num_of_defined_domains() override;
+
+  // Definitions.
+  Result<DomainRef> domain_define_xml(const std::string& xml, unsigned flags) override;
+  Status domain_undefine(const DomainRef& dom, unsigned flags) override;
+
+  // Lifecycle.
+  void domain_create_xml(const std::string& xml, unsigned flags, Reply<DomainRef> done) override;
+  void domain_create(const DomainRef& dom, unsigned flags, Reply<DomainRef> done) override;
+  void domain_destroy(const DomainRef& dom, unsigned flags, Reply<void> done) override;
+  void domain_shutdown(const DomainRef& dom, unsigned flags, Reply<void> done) override;
+  void domain_reboot(const DomainRef& dom, unsigned flags, Reply<void> done) override;
+  void domain_suspend(const DomainRef& dom, Reply<void> done) override;
+  void domain_resume(const DomainRef& dom, Reply<void> done) override;
+
+  // Information.
+  Result<DomainInfo> domain_get_info(const DomainRef& dom) override;
+  Result<DomainStateInfo> domain_get_state(const DomainRef& dom) override;
+  Result<std::string> domain_get_xml_desc(const DomainRef& dom, unsigned flags) override;
+  Result<bool> domain_get_autostart(const DomainRef& dom) override;
+  Status domain_set_autostart(const DomainRef& dom, bool autostart) override;
+  Result<bool> domain_is_active(const DomainRef& dom) override;
+  Result<bool> domain_is_persistent(const DomainRef& dom) override;
+  Result<uint64_t> domain_get_max_memory(const DomainRef& dom) override;
+  Result<std::vector<DomainStatsRecord>> get_all_domain_stats(unsigned stats, unsigned flags) override;
+
+  void add_lifecycle_listener(LifecycleListener listener) override;
+
+ private:
+  using DomainPtr = std::shared_ptr<ArrowDomain>;
+
+  // Registry.
+  DomainPtr find_by_name(const std::string& name) const;
+  DomainPtr find_by_uuid(const Uuid& uuid) const;
+  Result<DomainPtr> find(const DomainRef& ref) const;  // by UUID, the identity
+  Status check_name_uuid_clash(const ArrowDef& def) const;
+  Status accept_config(const std::string& file_name, const std::string& xml);
+  void forget_if_gone(const DomainPtr& dom);
+
+  // Files.
+  std::string config_path(const std::string& name) const;
+  std::string status_path(const std::string& name) const;
+  Status save_config(const ArrowDef& def);
+  void write_status(const DomainPtr& dom);
+  void remove_status(const DomainPtr& dom);
+
+  // Lifecycle steps (run inside a job).
+  void start_job(const DomainPtr& dom, unsigned flags, Reply<DomainRef> done);
+  void launch(const DomainPtr& dom, int id, std::function<void(Status)> done);
+  void after_start(const DomainPtr& dom, bool paused, Reply<DomainRef> done);
+  void finish_job(const DomainPtr& dom);
+  void on_app_exited(const DomainPtr& dom, int status, int signal);
+  void on_exited(const DomainPtr& dom, ExitCause cause);
+  void restart_in_place(const DomainPtr& dom);
+  void stopped(const DomainPtr& dom, int shutoff_reason, int event_detail);
+  void retire_launcher(const DomainPtr& dom);
+  void autostart_all();
+
+  void emit(const DomainPtr& dom, int event, int detail);
+  void log(const std::string& line) const;
+
+  ArrowConf conf_;
+  DriverOptions options_;
+  std::map<std::string, DomainPtr> domains_;  // by name
+  int next_id_ = 1;
+  std::vector<LifecycleListener> listeners_;
+  std::optional<uint64_t> hypervisor_version_;  // probed once
+};
+
+}  // namespace arrow

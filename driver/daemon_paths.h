@@ -1,0 +1,37 @@
+// Where virtarrowd keeps its sockets, configs, runtime state and logs, for the
+// system daemon, the session daemon, and --root DIR; and the factory the
+// shipped daemon gets its driver from (implemented in arrow_driver.cc).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "driver/arrow_driver_api.h"
+#include "util/result.h"
+
+namespace arrow {
+
+struct DaemonPaths {
+  bool privileged = false;  // system daemon (root, or --root): arrow:///system
+  std::string uri;          // "arrow:///system" or "arrow:///session"
+  std::string socket_rw;    // read-write socket
+  std::string socket_ro;    // read-only socket; empty for the session daemon
+  std::string config_dir;   // persistent Arrow configs (NAME.xml)
+  std::string state_dir;    // runtime status of running Arrows, their sockets
+  std::string log_dir;      // application and QEMU logs
+};
+
+// ROOT non-empty: everything under ROOT (ROOT/virtarrowd-sock, -sock-ro,
+// ROOT/config, ROOT/run, ROOT/log), system URI. Otherwise system paths as
+// root, XDG session paths for other users. Creates nothing.
+Result<DaemonPaths> daemon_paths(const std::string& root);
+
+// Creates the directories of PATHS (0700 for the session, 0755 otherwise).
+Status make_daemon_dirs(const DaemonPaths& paths);
+
+// Provided by the Arrow driver (driver/arrow_driver.cc). Called once, before
+// the sockets exist, on the main thread; the driver uses the default GLib
+// main context.
+Result<std::unique_ptr<DriverApi>> make_arrow_driver(const DaemonPaths& paths);
+
+}  // namespace arrow

@@ -1,0 +1,34 @@
+// The declarative table of the REMOTE program's procedures: one row per
+// procedure, sorted by number, naming its handler (none: NO_SUPPORT) and
+// whether a read-only connection may call it. Numbers not in the table get
+// libvirt's "unknown procedure" answer.
+#pragma once
+
+#include <span>
+
+#include "driver/rpc/call.h"
+
+namespace arrow::rpc {
+
+enum class Access {
+  ReadOnly,  // allowed on read-only connections
+  Write,     // refused there with OPERATION_DENIED
+};
+
+struct ProcRow {
+  int number;
+  const char* name;  // REMOTE_PROC_ without the prefix
+  const char* api;   // the libvirt API it serves, for messages
+  Access access;
+  Handler handler;   // nullptr: known but not implemented
+};
+
+std::span<const ProcRow> proc_table();
+// The row of NUMBER, or nullptr when the procedure is unknown.
+const ProcRow* find_proc(int number);
+// The virErrorDomain for errors of ROW (domain, storage, network, nodedev, none).
+ErrorDomain error_domain_of(const ProcRow& row);
+// True for the procedures a client may call before CONNECT_OPEN.
+bool allowed_before_open(const ProcRow& row);
+
+}  // namespace arrow::rpc

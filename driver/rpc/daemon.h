@@ -1,0 +1,18 @@
+// virtarrowd's main program, shared by the shipped daemon and the test daemon
+// (which passes a fake driver): options, paths, sockets, main loop.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "driver/daemon_paths.h"
+
+namespace arrow::rpc {
+
+using DriverFactory = std::function<Result<std::unique_ptr<DriverApi>>(const DaemonPaths&)>;
+
+// Parses --root DIR, --timeout SECS (or --timeout=SECS), --verbose; returns
+// the process exit status.
+int run_daemon(int argc, char** argv, const DriverFactory& make_driver);
+
+}  // namespace arrow::rpc

@@ -1,0 +1,126 @@
+// The RPC server: listening sockets, client connections on the GLib main loop,
+// framing, dispatch through the procedure table, keepalive, event delivery and
+// the idle timeout. Single-threaded (see driver/THREADS.md).
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "driver/arrow_driver_api.h"
+#include "driver/rpc/call.h"
+#include "util/fd.h"
+
+namespace arrow::rpc {
+
+struct ServerOptions {
+  bool verbose = false;
+  unsigned timeout_s = 0;    // 0: never exit when idle
+  std::string uri;           // what GET_URI answers
+  unsigned keepalive_interval_s = 5;  // PING after this much client silence
+  unsigned keepalive_count = 5;       // drop after interval*(count+1) of silence
+};
+
+class Server;
+
+// One client connection. Owned by the Server; Responders hold weak pointers.
+class Client : public std::enable_shared_from_this<Client> {
+ public:
+  Client(Server& server, UniqueFd fd, bool readonly, uint64_t id);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  void start();
+  // Queues a frame and writes what the socket takes now.
+  void send(std::string frame);
+  void send_reply(const MessageHeader& call, MessageStatus status, std::string_view payload);
+  // Closes the connection (logged with WHY); the Server forgets the client.
+  void close(const char* why);
+  // Called once a second: keepalive pings and dead-client detection.
+  void tick(gint64 now_us);
+
+  ConnectionState& state() { return state_; }
+  uint64_t id() const { return id_; }
+  bool closed() const { return closed_; }
+
+ private:
+  static gboolean on_readable(gint fd, GIOCondition cond, gpointer data);
+  static gboolean on_writable(gint fd, GIOCondition cond, gpointer data);
+  bool read_some();
+  bool flush();
+  bool take_frames();
+  void handle_frame(const uint8_t* data, size_t len);
+  void handle_keepalive(const MessageHeader& h);
+  void dispatch_call(const MessageHeader& h, XdrReader& args);
+
+  Server& server_;
+  UniqueFd fd_;
+  uint64_t id_;
+  ConnectionState state_;
+  guint read_source_ = 0;
+  guint write_source_ = 0;
+  bool closed_ = false;
+  std::string inbuf_;
+  std::deque<std::string> outq_;
+  size_t out_off_ = 0;  // bytes of outq_.front() already written
+  gint64 last_rx_us_ = 0;
+  gint64 last_ping_us_ = 0;
+};
+
+class Server {
+ public:
+  Server(DriverApi& driver, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds PATH with MODE, refusing when another daemon answers there and
+  // removing a stale socket file nobody answers. Connections accepted on it
+  // are read-only when READONLY. The file is removed when the Server goes.
+  Status listen(const std::string& path, mode_t mode, bool readonly);
+  // Serves an already connected socket (accepted, or one end of a socketpair
+  // in tests).
+  void add_client(UniqueFd fd, bool readonly);
+  // Runs the main loop until quit() (SIGTERM/SIGINT) or the idle timeout.
+  void run();
+  void quit();
+
+  DriverApi& driver() { return driver_; }
+  const ServerOptions& options() const { return options_; }
+  // LOG: only with --verbose; WARN: always (stderr, the journal under systemd).
+  void log(const char* format, ...) const __attribute__((format(printf, 2, 3)));
+  void warn(const char* format, ...) const __attribute__((format(printf, 2, 3)));
+  void forget(uint64_t client_id);
+  size_t client_count() const { return clients_.size(); }
+
+ private:
+  struct Listener {
+    UniqueFd fd;
+    UniquePath path;
+    bool readonly = false;
+    guint source = 0;
+  };
+  static gboolean on_accept(gint fd, GIOCondition cond, gpointer data);
+  static gboolean on_tick(gpointer data);
+  void accept_on(Listener& l);
+  void deliver_lifecycle(const DomainLifecycleEvent& ev);
+
+  DriverApi& driver_;
+  ServerOptions options_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::map<uint64_t, std::shared_ptr<Client>> clients_;
+  uint64_t next_client_id_ = 1;
+  GMainLoop* loop_ = nullptr;
+  guint tick_source_ = 0;
+  gint64 idle_since_us_ = 0;
+  std::shared_ptr<Server*> alive_;  // lets the driver's listener outlive us safely
+};
+
+}  // namespace arrow::rpc

@@ -1,0 +1,345 @@
+/* ainit: the Arrow guest's PID 1 — sets the guest up from the kernel command
+ * line, runs the one application on /dev/hvc0, supervises it (reaping every
+ * child, obeying Anotify requests), reports over Anotify and powers off. */
+#include "kernel/ainit_sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CONSOLE "/dev/hvc0"
+#define EXIT_GRACE_MS 1000   /* for the processes left when the application ends */
+#define DRAIN_MS 2000        /* for the host to take the last frames */
+
+struct ainit {
+  struct ainit_config cfg;
+  struct anotify an;
+  int sigfd;          /* SIGCHLD and SIGIO */
+  pid_t app;          /* the application (leader of its session and group) */
+  int app_done;       /* the application was reaped; app_status holds its wait status */
+  int app_status;
+  uint64_t kill_at;   /* uptime_ms at which an ANOTIFY_SHUTDOWN grace ends, 0 if none */
+};
+
+/* Why the child did not reach the application, sent to the parent through a
+ * close-on-exec pipe (end of file means execve succeeded). */
+enum launch_stage { STAGE_USER, STAGE_DIR, STAGE_EXEC };
+struct launch_failure {
+  int stage; /* enum launch_stage */
+  int err;   /* errno */
+};
+
+void ainit_log(const char *fmt, ...) {
+  char buf[1200];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf + 7, sizeof buf - 8, fmt, ap);
+  va_end(ap);
+  memcpy(buf, "ainit: ", 7);
+  n = n < 0 ? 7 : n + 7 > (int)sizeof buf - 2 ? (int)sizeof buf - 2 : n + 7;
+  buf[n++] = '\n';
+  write(STDERR_FILENO, buf, (size_t)n);
+}
+
+static void put32(unsigned char *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static int32_t get32(const unsigned char *p) {
+  return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                   (uint32_t)p[3] << 24);
+}
+
+/* The end of the guest: QEMU (-no-reboot, reboot=t) exits. PID 1 never returns. */
+static void __attribute__((noreturn)) power_off(struct ainit *s) {
+  anotify_drain(&s->an, DRAIN_MS);
+  sync();
+  reboot(RB_AUTOBOOT);
+  for (;;) pause();
+}
+
+/* A failure before the application could start: said on the kernel console,
+ * on the application console and over Anotify (ERROR), then power-off. */
+static void __attribute__((noreturn)) fatal(struct ainit *s, const char *msg) {
+  char line[1100];
+  int n = snprintf(line, sizeof line, "ainit: %s\n", msg);
+  ainit_log("%s", msg);
+  int fd = open(CONSOLE, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+  if (fd >= 0) {
+    write(fd, line, (size_t)n);
+    close(fd);
+  }
+  anotify_send(&s->an, ANOTIFY_ERROR, line, (uint16_t)(n - 1), 1);
+  power_off(s);
+}
+
+static const char *env_value(char **env, size_t n, const char *name) {
+  size_t len = strlen(name);
+  for (size_t i = n; i-- > 0;)
+    if (strncmp(env[i], name, len) == 0 && env[i][len] == '=') return env[i] + len + 1;
+  return NULL;
+}
+
+/* PATH, HOME and USER unless arrow.env sets them, then arrow.env in order. */
+static char **build_env(const struct ainit_config *cfg) {
+  static const char *const names[] = {"PATH", "HOME", "USER"};
+  const char *values[] = {AINIT_DEFAULT_PATH, cfg->home, cfg->user};
+  char **env = calloc(cfg->nenv + 4, sizeof *env);
+  size_t n = 0;
+  if (!env) return NULL;
+  for (size_t i = 0; i < 3; i++) {
+    if (env_value(cfg->env, cfg->nenv, names[i])) continue;
+    size_t len = strlen(names[i]) + strlen(values[i]) + 2;
+    if (!(env[n] = malloc(len))) return NULL;
+    snprintf(env[n++], len, "%s=%s", names[i], values[i]);
+  }
+  for (size_t i = 0; i < cfg->nenv; i++) env[n++] = cfg->env[i];
+  return env;
+}
+
+static char **build_argv(const struct ainit_config *cfg) {
+  char **argv = calloc(cfg->nargs + 2, sizeof *argv);
+  if (!argv) return NULL;
+  argv[0] = cfg->init;
+  for (size_t i = 0; i < cfg->nargs; i++) argv[i + 1] = cfg->args[i];
+  return argv;
+}
+
+/* What a shell would say and the status it would give. */
+static int describe_failure(const struct ainit_config *cfg, const struct launch_failure *f,
+                            char *buf, size_t len) {
+  switch ((enum launch_stage)f->stage) {
+  case STAGE_USER:
+    snprintf(buf, len, "cannot switch to user %s (%u:%u): %s", cfg->user, cfg->uid, cfg->gid,
+             strerror(f->err));
+    return 126;
+  case STAGE_DIR:
+    snprintf(buf, len, "cannot change directory to %s: %s", cfg->dir, strerror(f->err));
+    return 126;
+  case STAGE_EXEC:
+    snprintf(buf, len, "%s: %s", cfg->init, strerror(f->err));
+    return f->err == ENOENT || f->err == ENOTDIR ? 127 : 126;
+  }
+  snprintf(buf, len, "launch failed");
+  return 126;
+}
+
+/* In the child: a new session whose controlling terminal is the console,
+ * the user's identity, the working directory, then the application. */
+static void __attribute__((noreturn)) child(const struct ainit_config *cfg, char **argv,
+                                            char **envp, int report) {
+  struct launch_failure f = {STAGE_EXEC, 0};
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  setsid();
+  int fd = open(CONSOLE, O_RDWR);
+  if (fd >= 0) {
+    ioctl(fd, TIOCSCTTY, 0);
+    dup2(fd, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (fd > 2) close(fd);
+  }
+  gid_t gid = cfg->gid;
+  if (setgroups(1, &gid) < 0 || setgid(cfg->gid) < 0 || setuid(cfg->uid) < 0)
+    f.stage = STAGE_USER;
+  else if (chdir(cfg->dir) < 0)
+    f.stage = STAGE_DIR;
+  else
+    execve(cfg->init, argv, envp);
+  f.err = errno;
+  char msg[1024];
+  int status = describe_failure(cfg, &f, msg, sizeof msg);
+  dprintf(2, "ainit: %s\n", msg);
+  write(report, &f, sizeof f);
+  _exit(status);
+}
+
+static void start_app(struct ainit *s) {
+  char **argv = build_argv(&s->cfg), **envp = build_env(&s->cfg);
+  int pipefd[2];
+  if (!argv || !envp) fatal(s, "out of memory");
+  if (pipe2(pipefd, O_CLOEXEC) < 0) fatal(s, "pipe failed");
+  s->app = fork();
+  if (s->app < 0) fatal(s, "fork failed");
+  if (s->app == 0) child(&s->cfg, argv, envp, pipefd[1]);
+  close(pipefd[1]);
+  struct launch_failure f;
+  ssize_t n;
+  do n = read(pipefd[0], &f, sizeof f);
+  while (n < 0 && errno == EINTR);
+  close(pipefd[0]);
+  if (n == (ssize_t)sizeof f) {
+    char msg[1024];
+    describe_failure(&s->cfg, &f, msg, sizeof msg);
+    ainit_log("%s", msg);
+    anotify_send(&s->an, ANOTIFY_ERROR, msg, (uint16_t)strlen(msg), 1);
+    return; /* the child exits 126/127: reported as the application's exit */
+  }
+  unsigned char pid[4];
+  put32(pid, (uint32_t)s->app);
+  anotify_send(&s->an, ANOTIFY_APP_STARTED, pid, sizeof pid, 1);
+}
+
+/* Signals the application's process group (or the process alone if it left
+ * its group). */
+static void signal_app(struct ainit *s, int sig) {
+  if (s->app_done) return;
+  if (kill(-s->app, sig) < 0) kill(s->app, sig);
+}
+
+static void on_host_frame(void *ctx, uint8_t type, const unsigned char *p, uint16_t len) {
+  struct ainit *s = ctx;
+  if (type == ANOTIFY_SHUTDOWN && len >= 4) {
+    uint32_t grace = (uint32_t)get32(p);
+    signal_app(s, grace ? SIGTERM : SIGKILL);
+    s->kill_at = grace ? uptime_ms() + grace : 0;
+  } else if (type == ANOTIFY_SIGNAL && len >= 4) {
+    int32_t sig = get32(p);
+    if (sig > 0 && sig < NSIG) signal_app(s, sig);
+  }
+  /* Any other type: skipped, as PROTOCOL.md asks of receivers. */
+}
+
+/* Reaps every exited child; notes the application's status. Returns 0 while
+ * children remain, -1 when there are none. */
+static int reap(struct ainit *s) {
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid == 0) return 0;
+    if (pid < 0) return errno == EINTR ? 0 : -1;
+    if (pid == s->app && !s->app_done) {
+      s->app_done = 1;
+      s->app_status = status;
+    }
+  }
+}
+
+static void drain_signals(struct ainit *s) {
+  struct signalfd_siginfo si;
+  while (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+    if (si.ssi_signo == SIGIO) anotify_refresh(&s->an);
+  }
+  reap(s);
+}
+
+static int timeout_until(uint64_t now, uint64_t at, int current) {
+  if (!at) return current;
+  int ms = at > now ? (int)(at - now) : 0;
+  return current < 0 || ms < current ? ms : current;
+}
+
+/* Runs until the application has exited. */
+static void supervise(struct ainit *s) {
+  uint64_t next_hb = s->cfg.hb ? uptime_ms() + s->cfg.hb * 1000ull : 0;
+  while (!s->app_done) {
+    uint64_t now = uptime_ms();
+    int timeout = timeout_until(now, next_hb, -1);
+    timeout = timeout_until(now, s->kill_at, timeout);
+    if (!s->an.connected && s->an.outlen) timeout = timeout_until(now, now + 200, timeout);
+    struct pollfd p[2] = {{s->sigfd, POLLIN, 0}, {s->an.fd, POLLIN, 0}};
+    int n = poll(p, s->an.fd >= 0 && s->an.connected ? 2 : 1, timeout);
+    if (n > 0 && p[0].revents) drain_signals(s);
+    if (n > 0 && (p[1].revents & POLLIN)) anotify_receive(&s->an, on_host_frame, s);
+    if (n > 0 && (p[1].revents & POLLHUP)) s->an.connected = 0;
+    now = uptime_ms();
+    if (!s->an.connected && s->an.outlen) anotify_refresh(&s->an);
+    if (s->kill_at && now >= s->kill_at) {
+      signal_app(s, SIGKILL);
+      s->kill_at = 0;
+    }
+    if (next_hb && now >= next_hb) {
+      unsigned char up[8];
+      put64(up, now);
+      anotify_send(&s->an, ANOTIFY_HEARTBEAT, up, sizeof up, 0);
+      next_hb = now + s->cfg.hb * 1000ull;
+    }
+  }
+}
+
+/* Waits up to ms for every remaining child to be reaped. */
+static void reap_all(struct ainit *s, int ms) {
+  uint64_t end = uptime_ms() + (uint64_t)ms;
+  while (reap(s) == 0) {
+    uint64_t now = uptime_ms();
+    if (now >= end) return;
+    struct pollfd p = {s->sigfd, POLLIN, 0};
+    if (poll(&p, 1, (int)(end - now)) > 0) drain_signals(s);
+  }
+}
+
+static void finish(struct ainit *s) {
+  kill(-1, SIGTERM);
+  reap_all(s, EXIT_GRACE_MS);
+  kill(-1, SIGKILL);
+  reap_all(s, EXIT_GRACE_MS);
+  unsigned char payload[8];
+  int st = s->app_status;
+  put32(payload, (uint32_t)(WIFEXITED(st) ? WEXITSTATUS(st) : -1));
+  put32(payload + 4, (uint32_t)(WIFSIGNALED(st) ? WTERMSIG(st) : 0));
+  anotify_send(&s->an, ANOTIFY_APP_EXITED, payload, sizeof payload, 1);
+  if (WIFSIGNALED(st)) ainit_log("%s killed by signal %d", s->cfg.init, WTERMSIG(st));
+  power_off(s);
+}
+
+static char *read_cmdline(void) {
+  static char buf[4096];
+  int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+  if (fd >= 0) close(fd);
+  buf[n > 0 ? n : 0] = '\0';
+  return n > 0 ? buf : NULL;
+}
+
+static void setup(struct ainit *s, uint64_t boot_ms) {
+  char err[1024];
+  unsigned char up[8];
+  if (setup_base_mounts(err, sizeof err)) fatal(s, err);
+  anotify_open(&s->an);
+  put64(up, boot_ms);
+  anotify_send(&s->an, ANOTIFY_BOOTED, up, sizeof up, 1);
+  const char *cmdline = read_cmdline();
+  if (!cmdline) fatal(s, "cannot read /proc/cmdline");
+  if (ainit_parse_cmdline(cmdline, &s->cfg, err, sizeof err)) fatal(s, err);
+  setup_clock(&s->cfg);
+  if (setup_shares(&s->cfg, err, sizeof err) || setup_etc(&s->cfg, err, sizeof err) ||
+      setup_network(&s->cfg, err, sizeof err))
+    fatal(s, err);
+}
+
+int main(void) {
+  static struct ainit s = {.sigfd = -1, .an = {.fd = -1}};
+  uint64_t boot_ms = uptime_ms();
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  sigaddset(&set, SIGIO);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  s.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  umask(022);
+  chdir("/");
+  if (getpid() != 1) ainit_log("warning: not running as PID 1");
+  setup(&s, boot_ms);
+  if (s.sigfd < 0) fatal(&s, "signalfd failed");
+  start_app(&s);
+  supervise(&s);
+  finish(&s);
+}

@@ -1,0 +1,62 @@
+/* ainit: the system-facing parts of the guest's PID 1 (setup of the guest's
+ * filesystems, files and network; the Anotify port), as used by ainit.c. */
+#ifndef ARROW_AINIT_SYS_H
+#define ARROW_AINIT_SYS_H
+
+#include "anotify/anotify_proto.h"
+#include "kernel/ainit.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Messages of ainit itself go to the kernel console (ttyS0), prefixed
+ * "ainit: ". */
+void ainit_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* --- ainit_setup.c: each returns 0, or -1 with a message in err. --- */
+
+/* /proc, /sys, /dev, /dev/pts, /dev/shm, /tmp, /run. Needed before anything. */
+int setup_base_mounts(char *err, size_t errlen);
+/* The 9p shares, then /bin /sbin /lib /lib64 -> usr/… where nothing is there. */
+int setup_shares(const struct ainit_config *cfg, char *err, size_t errlen);
+/* /etc/passwd, group, hosts, resolv.conf, hostname; sethostname; $HOME. */
+int setup_etc(const struct ainit_config *cfg, char *err, size_t errlen);
+/* The wall clock from arrow.time (nothing else sets it under TCG). */
+void setup_clock(const struct ainit_config *cfg);
+/* lo, and eth0 with a default route when arrow.net is given (ioctls only). */
+int setup_network(const struct ainit_config *cfg, char *err, size_t errlen);
+
+/* --- ainit_anotify.c: the guest end of the Anotify port. --- */
+
+struct anotify {
+  int fd;          /* the port, -1 when the VM has none */
+  int connected;   /* whether the host end was open when last checked */
+  size_t outlen;   /* queued frames that must not be lost (all but heartbeats) */
+  unsigned char out[4096];
+  size_t inlen;    /* partial host-to-guest frame */
+  unsigned char in[ANOTIFY_HEADER_SIZE + ANOTIFY_MAX_PAYLOAD];
+};
+
+/* A frame from the host: type and payload (valid until the next call). */
+typedef void (*anotify_handler)(void *ctx, uint8_t type, const unsigned char *payload,
+                                uint16_t len);
+
+/* Finds the port named ANOTIFY_PORT_NAME through sysfs and opens it
+ * non-blocking, asking for SIGIO when the host end connects or data arrives.
+ * Without a port every send is a no-op. */
+void anotify_open(struct anotify *a);
+/* Queues (must_deliver) or tries once (heartbeats) to send one frame. Never blocks. */
+void anotify_send(struct anotify *a, uint8_t type, const void *payload, uint16_t len,
+                  int must_deliver);
+/* Rechecks the host connection and writes what is queued. Never blocks. */
+void anotify_refresh(struct anotify *a);
+/* Waits up to timeout_ms for the queue to drain (at power-off). */
+void anotify_drain(struct anotify *a, int timeout_ms);
+/* Reads what the host sent and calls handler for each valid frame; skips
+ * garbage and frames of unknown version. */
+void anotify_receive(struct anotify *a, anotify_handler handler, void *ctx);
+
+/* Milliseconds since boot (CLOCK_BOOTTIME). */
+uint64_t uptime_ms(void);
+
+#endif

@@ -1,0 +1,265 @@
+#!/usr/bin/python3
+"""Boots the real single-task kernel with ainit in QEMU microvm (TCG) as
+kernel/BOOT.md describes, and checks what a user would: exit status over
+Anotify, console messages, arguments intact, servers reachable through the
+port forward, host-to-guest SHUTDOWN and SIGNAL, power-off without a host.
+Run through ./run (ARROW_KERNEL_DIR names bzImage and initramfs.cpio)."""
+import os
+import select
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+KERNEL_DIR = os.environ.get("ARROW_KERNEL_DIR", "kernel")
+QEMU = os.environ.get("ARROW_QEMU", "qemu-system-x86_64")
+SAFE = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~/:@+")
+BOOTED, APP_STARTED, APP_EXITED, ERROR, OOM, HEARTBEAT, SHUTDOWN, SIGNAL = range(1, 9)
+
+
+def enc(value):
+    """kernel/CMDLINE.md percent-encoding of one field."""
+    data = value.encode() if isinstance(value, str) else value
+    return "".join(chr(c) if c in SAFE else "%%%02X" % c for c in data)
+
+
+def frame(ftype, payload):
+    n = len(payload)
+    return struct.pack("<BBBBHH", 0x41, 0x4E, 1, ftype, n, ~(ftype | n << 8) & 0xFFFF) + payload
+
+
+def decode(buf):
+    """Complete frames in buf as (type, payload), and the unfinished rest.
+    Garbage is skipped a byte at a time until magic and check word agree."""
+    frames, i = [], 0
+    while len(buf) - i >= 8:
+        if buf[i:i + 2] != b"AN":
+            i += 1
+            continue
+        _, _, version, ftype, n, check = struct.unpack_from("<BBBBHH", buf, i)
+        if check != (~(ftype | n << 8) & 0xFFFF) or n > 1024:
+            i += 1
+            continue
+        if len(buf) - i - 8 < n:
+            break
+        if version == 1:
+            frames.append((ftype, buf[i + 8:i + 8 + n]))
+        i += 8 + n
+    return frames, buf[i:]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Arrow:
+    """One QEMU microvm started with -S, its sockets connected, then resumed."""
+
+    def __init__(self, init, args=(), shares=(("usr", "/usr", "/usr"),), env=(), extra=(),
+                 connect_anotify=True):
+        self.tmp = tempfile.mkdtemp(prefix="ainitboot")
+        self.port = free_port()
+        append = ["console=ttyS0", "reboot=t", "panic=-1", "quiet", "arrow.v=1",
+                  "arrow.init=" + enc(init), "arrow.host=arrow1",
+                  "arrow.net=10.0.2.15/24,10.0.2.2,10.0.2.3"]
+        append += ["arrow.arg=" + enc(a) for a in args]
+        append += ["arrow.env=" + enc(e) for e in env]
+        append += ["arrow.share=%s,%s,ro" % (enc(tag), enc(target)) for tag, _, target in shares]
+        append += list(extra)
+        argv = [QEMU, "-M", "microvm,acpi=off,x-option-roms=off,rtc=off,pit=on,isa-serial=on",
+                "-m", "128M", "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none",
+                "-no-reboot", "-S",
+                "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+                "-kernel", os.path.join(KERNEL_DIR, "bzImage"),
+                "-initrd", os.path.join(KERNEL_DIR, "initramfs.cpio"),
+                "-append", " ".join(append),
+                "-chardev", "file,id=log,path=%s/serial.log" % self.tmp, "-serial", "chardev:log",
+                "-qmp", "unix:%s/qmp.sock,server=on,wait=off" % self.tmp,
+                "-device", "virtio-serial-device",
+                "-chardev", "socket,id=console,path=%s/console.sock,server=on,wait=off" % self.tmp,
+                "-device", "virtconsole,chardev=console",
+                "-chardev", "socket,id=anotify,path=%s/anotify.sock,server=on,wait=off" % self.tmp,
+                "-device", "virtserialport,chardev=anotify,name=org.arrow.anotify.0",
+                "-netdev", "user,id=net0,hostfwd=tcp:127.0.0.1:%d-:8000" % self.port,
+                "-device", "virtio-net-device,netdev=net0"]
+        for i, (tag, path, _) in enumerate(shares):
+            argv += ["-fsdev", "local,id=fs%d,path=%s,security_model=none,readonly=on" % (i, path),
+                     "-device", "virtio-9p-device,fsdev=fs%d,mount_tag=%s" % (i, tag)]
+        self.start = time.monotonic()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+        self.console, self.abuf, self.frames = b"", b"", []
+        self.qmp = self._connect("qmp.sock")
+        self.con = self._connect("console.sock")
+        self.an = self._connect("anotify.sock") if connect_anotify else None
+        qmp = self.qmp.makefile("rw")
+        qmp.readline()
+        qmp.write('{"execute":"qmp_capabilities"}\n{"execute":"cont"}\n')
+        qmp.flush()
+
+    def _connect(self, name):
+        for _ in range(500):
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(os.path.join(self.tmp, name))
+                return s
+            except OSError:
+                s.close()
+                time.sleep(0.01)
+        raise RuntimeError("QEMU did not create " + name)
+
+    def pump(self, timeout):
+        socks = [s for s in (self.con, self.an) if s]
+        for s in select.select(socks, [], [], timeout)[0]:
+            data = s.recv(65536)
+            if s is self.con:
+                self.console += data
+            elif data:
+                self.abuf += data
+                got, self.abuf = decode(self.abuf)
+                self.frames += [(time.monotonic() - self.start, t, p) for t, p in got]
+
+    def wait_frame(self, ftype, timeout=60):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and self.proc.poll() is None:
+            for f in self.frames:
+                if f[1] == ftype:
+                    return f
+            self.pump(0.1)
+        return next((f for f in self.frames if f[1] == ftype), None)
+
+    def wait_exit(self, timeout=60):
+        end = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < end:
+            self.pump(0.1)
+        self.pump(0.2)
+        self.close()
+        return self.exited()
+
+    def exited(self):
+        """(status, signal) from APP_EXITED, or None."""
+        f = next((f for f in self.frames if f[1] == APP_EXITED), None)
+        return struct.unpack("<ii", f[2]) if f else None
+
+    def types(self):
+        return [t for _, t, _ in self.frames]
+
+    def text(self):
+        return self.console.decode(errors="replace")
+
+    def serial(self):
+        with open(os.path.join(self.tmp, "serial.log"), "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for s in (self.qmp, self.con, self.an):
+            if s:
+                s.close()
+        self.serial_text = self.serial()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def fetch(url, timeout=60):
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=5).read()
+        except OSError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.2)
+
+
+class AinitBootTest(unittest.TestCase):
+    def check_exit(self, vm, expected):
+        got = vm.wait_exit()
+        self.assertEqual(got, expected, "console: %r\nserial: %s" % (vm.text(), vm.serial_text))
+        self.assertEqual(vm.proc.returncode, 0)
+
+    def test_exit_status_reaches_host(self):
+        vm = Arrow("/bin/sh", ["-c", "exit 3"])
+        self.check_exit(vm, (3, 0))
+        self.assertEqual(vm.types(), [BOOTED, APP_STARTED, APP_EXITED])
+
+    def test_missing_application(self):
+        vm = Arrow("/usr/bin/no-such-app")
+        self.check_exit(vm, (127, 0))
+        self.assertIn("ainit: /usr/bin/no-such-app: No such file or directory", vm.text())
+        self.assertNotIn(APP_STARTED, vm.types())
+        err = [p for _, t, p in vm.frames if t == ERROR]
+        self.assertEqual(err, [b"/usr/bin/no-such-app: No such file or directory"])
+
+    def test_not_executable(self):
+        vm = Arrow("/usr/share")
+        self.check_exit(vm, (126, 0))
+        self.assertIn("ainit: /usr/share: Permission denied", vm.text())
+
+    def test_arguments_intact(self):
+        args = ["%s|", "a b", "q\"'", "é", "", "x=y,z%", "tab\there"]
+        vm = Arrow("/usr/bin/printf", args)
+        self.check_exit(vm, (0, 0))
+        self.assertEqual(vm.text(), "a b|q\"'|é||x=y,z%|tab\there|")
+
+    def test_environment_user_and_files(self):
+        script = ("echo $(id -un):$(id -u):$(id -g) $HOME $FOO $PATH; pwd; hostname; "
+                  "cat /etc/resolv.conf; grep -c . /etc/passwd; test $(date +%Y) -ge 2024 && echo clock")
+        vm = Arrow("/bin/sh", ["-c", script], env=["FOO=a b"],
+                   extra=["arrow.user=nobody,65534,65534,/nonexistent", "arrow.dir=/tmp",
+                          "arrow.time=%d" % int(time.time() * 1000)])
+        self.check_exit(vm, (0, 0))
+        self.assertEqual(vm.text().replace("\r\n", "\n"),
+                         "nobody:65534:65534 /nonexistent a b "
+                         "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+                         "/tmp\narrow1\nnameserver 10.0.2.3\n2\nclock\n")
+
+    def test_busybox_httpd_from_second_share(self):
+        www = tempfile.mkdtemp(prefix="ainitwww")
+        try:
+            with open(os.path.join(www, "index.html"), "w") as f:
+                f.write("served from a share\n")
+            vm = Arrow("/bin/busybox", ["httpd", "-f", "-p", "8000", "-h", "/srv"],
+                       shares=(("usr", "/usr", "/usr"), ("www", www, "/srv")))
+            self.assertIsNotNone(vm.wait_frame(APP_STARTED))
+            body = fetch("http://127.0.0.1:%d/index.html" % vm.port)
+            self.assertEqual(body, b"served from a share\n")
+            vm.an.sendall(frame(SHUTDOWN, struct.pack("<I", 5000)))
+            self.check_exit(vm, (-1, 15))
+        finally:
+            shutil.rmtree(www)
+
+    def test_python_http_server_and_signal(self):
+        vm = Arrow("/usr/bin/python3", ["-m", "http.server", "8000"], env=["PYTHONUNBUFFERED=1"],
+                   extra=["arrow.dir=/usr/share/doc"])
+        self.assertIsNotNone(vm.wait_frame(APP_STARTED))
+        self.assertIn(b"python3", fetch("http://127.0.0.1:%d/" % vm.port))
+        vm.an.sendall(frame(SIGNAL, struct.pack("<i", 2)))  # SIGINT: Ctrl-C
+        self.check_exit(vm, (0, 0))
+        self.assertIn("Keyboard interrupt received", vm.text())
+
+    def test_shutdown_grace_then_kill(self):
+        vm = Arrow("/bin/sh", ["-c", "trap '' TERM; echo ready; while :; do sleep 1; done"],
+                   extra=["arrow.hb=1"])
+        self.assertIsNotNone(vm.wait_frame(APP_STARTED))
+        self.assertIsNotNone(vm.wait_frame(HEARTBEAT, 10))
+        vm.an.sendall(b"garbage\x00AN" + frame(99, b"future") + frame(SHUTDOWN, struct.pack("<I", 300)))
+        self.check_exit(vm, (-1, 9))
+
+    def test_powers_off_without_host(self):
+        vm = Arrow("/bin/sh", ["-c", "exit 5"], connect_anotify=False)
+        start = time.monotonic()
+        self.assertEqual(vm.proc.wait(60), 0)
+        vm.close()
+        self.assertLess(time.monotonic() - start, 30)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,10 @@
+// virtarrowd-fake: the daemon of driver/rpc over the in-memory FakeDriver, for
+// the RPC integration tests only (never installed).
+#include "driver/rpc/daemon.h"
+#include "tests/fake_driver.h"
+
+int main(int argc, char** argv) {
+  return arrow::rpc::run_daemon(argc, argv, [](const arrow::DaemonPaths&) -> arrow::Result<std::unique_ptr<arrow::DriverApi>> {
+    return std::unique_ptr<arrow::DriverApi>(std::make_unique<arrow::test::FakeDriver>());
+  });
+}
