@@ -3,6 +3,8 @@
 // several elements.
 #include <arpa/inet.h>
 
+#include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <map>
 

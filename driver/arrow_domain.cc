@@ -99,12 +99,14 @@ class ProcessLauncher final : public ArrowLauncher {
     if (ev.kind != QmpEventKind::Shutdown) return;
     std::string reason = ev.shutdown_reason();
     if (reason == "guest-panic") panicked_ = true;
-    if (reason == "guest-reset" && !app_exited_ && !shutdown_requested_) panicked_ = true;
+    if (reason == "guest-reset") guest_reset_ = true;
   }
 
   ExitCause cause_of(const ProcessExit& exit) const {
     if (kill_requested_) return ExitCause::Killed;
-    if (panicked_) return ExitCause::Panicked;
+    // Decided at exit, not at the QMP event: the Anotify report may be read
+    // after the event (ArrowProcess drains it before reporting the exit).
+    if (panicked_ || (guest_reset_ && !app_exited_ && !shutdown_requested_)) return ExitCause::Panicked;
     bool clean = exit.status_known && WIFEXITED(exit.wait_status) && WEXITSTATUS(exit.wait_status) == 0;
     return clean ? ExitCause::Poweroff : ExitCause::Failed;
   }
@@ -123,6 +125,7 @@ class ProcessLauncher final : public ArrowLauncher {
   bool shutdown_requested_ = false;
   bool kill_requested_ = false;
   bool panicked_ = false;
+  bool guest_reset_ = false;
 };
 
 }  // namespace

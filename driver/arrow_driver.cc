@@ -167,7 +167,11 @@ Status ArrowDriver::check_name_uuid_clash(const ArrowDef& def) const {
 
 // A transient Arrow exists only while it runs or has work queued.
 void ArrowDriver::forget_if_gone(const DomainPtr& dom) {
-  if (dom->persistent || dom->active() || dom->job() || dom->removed) return;
+  if (!dom->job()) forget_if_transient_off(dom);
+}
+
+void ArrowDriver::forget_if_transient_off(const DomainPtr& dom) {
+  if (dom->persistent || dom->active() || dom->removed) return;
   dom->removed = true;
   auto it = domains_.find(dom->name());
   if (it != domains_.end() && it->second == dom) domains_.erase(it);
@@ -361,9 +365,11 @@ Status ArrowDriver::domain_undefine(const DomainRef& ref, unsigned flags) {
 
 // --- Lifecycle ------------------------------------------------------------
 
+// A transient Arrow that is shut off when its job ends is forgotten before
+// the next queued job runs, so that job finds it gone (NO_DOMAIN).
 void ArrowDriver::finish_job(const DomainPtr& dom) {
+  forget_if_transient_off(dom);
   dom->end_job();
-  forget_if_gone(dom);
 }
 
 void ArrowDriver::domain_create_xml(const std::string& xml, unsigned flags, Reply<DomainRef> done) {

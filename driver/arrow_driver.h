@@ -90,7 +90,8 @@ class ArrowDriver final : public DriverApi {
   Result<DomainPtr> find(const DomainRef& ref) const;  // by UUID, the identity
   Status check_name_uuid_clash(const ArrowDef& def) const;
   Status accept_config(const std::string& file_name, const std::string& xml);
-  void forget_if_gone(const DomainPtr& dom);
+  void forget_if_gone(const DomainPtr& dom);           // when no job runs either
+  void forget_if_transient_off(const DomainPtr& dom);
 
   // Files.
   std::string config_path(const std::string& name) const;

@@ -166,6 +166,11 @@ class DriverTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(out.has_value());
     return *out;
   }
+  DomainRef must_start(const DomainRef& dom) {
+    Result<DomainRef> r = start(dom);
+    CPPUNIT_ASSERT_MESSAGE(r.ok() ? "" : r.error().message, r.ok());
+    return r.value();
+  }
   template <typename Call>
   Status run(Call call) {
     std::optional<Status> out;
@@ -239,7 +244,7 @@ class DriverTest : public CppUnit::TestFixture {
 
   void shutdown_reports_application_exit() {
     DomainRef a = define(xml_of("web", kUuidA));
-    start(a);
+    must_start(a);
     CPPUNIT_ASSERT(run([&](auto done) { driver_->domain_shutdown(a, 0, done); }).ok());
     CPPUNIT_ASSERT_EQUAL(1, world_.shutdown_requests);
     expect_state(a, VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_BOOTED);  // returns at once
@@ -251,7 +256,7 @@ class DriverTest : public CppUnit::TestFixture {
     expect_state(a, VIR_DOMAIN_SHUTOFF, VIR_DOMAIN_SHUTOFF_SHUTDOWN);
     CPPUNIT_ASSERT_EQUAL(ev(VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN), events_.back());
     // The application ending by itself is a shutdown too.
-    start(a);
+    must_start(a);
     world_.last().events.app_exited(3, 0);
     CPPUNIT_ASSERT_EQUAL(ev(VIR_DOMAIN_EVENT_SHUTDOWN, VIR_DOMAIN_EVENT_SHUTDOWN_GUEST), events_.back());
     world_.last().events.exited(ExitCause::Poweroff);
@@ -283,12 +288,12 @@ class DriverTest : public CppUnit::TestFixture {
 
   void qemu_crash() {
     DomainRef a = define(xml_of("web", kUuidA));
-    start(a);
+    must_start(a);
     world_.last().events.exited(ExitCause::Failed);
     world_.pump();
     expect_state(a, VIR_DOMAIN_SHUTOFF, VIR_DOMAIN_SHUTOFF_CRASHED);
     CPPUNIT_ASSERT_EQUAL(ev(VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_FAILED), events_.back());
-    start(a);
+    must_start(a);
     world_.last().events.exited(ExitCause::Panicked);
     world_.pump();
     expect_state(a, VIR_DOMAIN_SHUTOFF, VIR_DOMAIN_SHUTOFF_CRASHED);
@@ -301,7 +306,7 @@ class DriverTest : public CppUnit::TestFixture {
     DomainRef a = define(xml_of("web", kUuidA));
     Status off = run([&](auto done) { driver_->domain_suspend(a, done); });
     CPPUNIT_ASSERT_EQUAL(std::string("domain is not running"), off.error().message);
-    start(a);
+    must_start(a);
     CPPUNIT_ASSERT(run([&](auto done) { driver_->domain_suspend(a, done); }).ok());
     expect_state(a, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER);
     CPPUNIT_ASSERT_EQUAL(ev(VIR_DOMAIN_EVENT_SUSPENDED, VIR_DOMAIN_EVENT_SUSPENDED_PAUSED), events_.back());
@@ -356,7 +361,7 @@ class DriverTest : public CppUnit::TestFixture {
   void undefine_running_persistent() {
     DomainRef a = define(xml_of("web", kUuidA));
     CPPUNIT_ASSERT(driver_->domain_set_autostart(a, true).ok());
-    start(a);
+    must_start(a);
     CPPUNIT_ASSERT(driver_->domain_undefine(a, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_NVRAM).ok());
     CPPUNIT_ASSERT_EQUAL(ev(VIR_DOMAIN_EVENT_UNDEFINED, VIR_DOMAIN_EVENT_UNDEFINED_REMOVED), events_.back());
     CPPUNIT_ASSERT(!exists(config("web")));
@@ -374,7 +379,7 @@ class DriverTest : public CppUnit::TestFixture {
 
   void redefine_while_running() {
     DomainRef a = define(xml_of("web", kUuidA, "", 64));
-    start(a);
+    must_start(a);
     define(xml_of("web", kUuidA, "", 96));
     CPPUNIT_ASSERT_EQUAL(ev(VIR_DOMAIN_EVENT_DEFINED, VIR_DOMAIN_EVENT_DEFINED_UPDATED), events_.back());
     CPPUNIT_ASSERT_EQUAL(uint64_t(64 * 1024), driver_->domain_get_info(a).value().max_mem_kib);
@@ -494,7 +499,7 @@ class DriverTest : public CppUnit::TestFixture {
   void stats_and_listing() {
     DomainRef a = define(xml_of("web", kUuidA));
     define(xml_of("db", kUuidB));
-    start(a);
+    must_start(a);
     CPPUNIT_ASSERT_EQUAL(size_t(1), driver_->list_all_domains(VIR_CONNECT_LIST_DOMAINS_ACTIVE).size());
     CPPUNIT_ASSERT_EQUAL(size_t(1), driver_->list_all_domains(VIR_CONNECT_LIST_DOMAINS_INACTIVE).size());
     CPPUNIT_ASSERT_EQUAL(size_t(2), driver_->list_all_domains(VIR_CONNECT_LIST_DOMAINS_ACTIVE |
