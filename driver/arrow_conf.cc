@@ -109,6 +109,27 @@ std::string read_hostname() {
   return buf;
 }
 
+std::string read_sysinfo_xml() {
+  // SMBIOS facts the kernel exports; virsh sysinfo prints them as they are.
+  auto dmi = [](const char* file) {
+    Result<std::string> v = read_whole_file(std::string("/sys/class/dmi/id/") + file);
+    std::string s = v.ok() ? v.value() : std::string();
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    gchar* escaped = g_markup_escape_text(s.c_str(), -1);
+    std::string out = escaped;
+    g_free(escaped);
+    return out;
+  };
+  std::string xml = "<sysinfo type='smbios'>\n  <bios>\n";
+  xml += "    <entry name='vendor'>" + dmi("bios_vendor") + "</entry>\n";
+  xml += "    <entry name='version'>" + dmi("bios_version") + "</entry>\n";
+  xml += "    <entry name='date'>" + dmi("bios_date") + "</entry>\n  </bios>\n  <system>\n";
+  xml += "    <entry name='manufacturer'>" + dmi("sys_vendor") + "</entry>\n";
+  xml += "    <entry name='product'>" + dmi("product_name") + "</entry>\n";
+  xml += "    <entry name='version'>" + dmi("product_version") + "</entry>\n  </system>\n</sysinfo>\n";
+  return xml;
+}
+
 Result<uint64_t> parse_qemu_version(std::string_view text) {
   constexpr std::string_view kPrefix = "version ";
   size_t at = text.find(kPrefix);

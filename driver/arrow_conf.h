@@ -39,6 +39,8 @@ Status arrow_conf_make_dirs(const ArrowConf& conf);
 // memory or CPUs (virt-manager divides by both).
 NodeInfo read_node_info();
 std::string read_hostname();
+// virConnectGetSysinfo: the SMBIOS facts of /sys/class/dmi/id.
+std::string read_sysinfo_xml();
 
 // "QEMU emulator version 7.2.0 (Debian …)" → 7002000 (major*1e6 + minor*1e3 + micro).
 Result<uint64_t> parse_qemu_version(std::string_view version_output);

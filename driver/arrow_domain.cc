@@ -12,6 +12,35 @@ namespace arrow {
 ArrowDomain::ArrowDomain(ArrowDef d, bool is_persistent)
     : def(std::move(d)), persistent(is_persistent), reason(VIR_DOMAIN_SHUTOFF_UNKNOWN) {}
 
+// virConnectListAllDomains' filter groups: within a group the bits are ORed,
+// a group with no bit set does not filter.
+bool ArrowDomain::matches_list_flags(unsigned flags) const {
+  auto group = [flags](unsigned yes, unsigned no, bool value) {
+    if (!(flags & (yes | no))) return true;
+    return ((flags & yes) && value) || ((flags & no) && !value);
+  };
+  if (!group(VIR_CONNECT_LIST_DOMAINS_ACTIVE, VIR_CONNECT_LIST_DOMAINS_INACTIVE, active())) return false;
+  if (!group(VIR_CONNECT_LIST_DOMAINS_PERSISTENT, VIR_CONNECT_LIST_DOMAINS_TRANSIENT, persistent)) return false;
+  if (!group(VIR_CONNECT_LIST_DOMAINS_AUTOSTART, VIR_CONNECT_LIST_DOMAINS_NO_AUTOSTART, autostart)) return false;
+  // No managed save, snapshots or checkpoints exist for an Arrow.
+  if (!group(VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE, VIR_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE, false)) return false;
+  if (!group(VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT, VIR_CONNECT_LIST_DOMAINS_NO_SNAPSHOT, false)) return false;
+  if (!group(VIR_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT, VIR_CONNECT_LIST_DOMAINS_NO_CHECKPOINT, false)) return false;
+  unsigned state_bits = VIR_CONNECT_LIST_DOMAINS_RUNNING | VIR_CONNECT_LIST_DOMAINS_PAUSED |
+                        VIR_CONNECT_LIST_DOMAINS_SHUTOFF | VIR_CONNECT_LIST_DOMAINS_OTHER;
+  if (flags & state_bits) {
+    unsigned bit = 0;
+    switch (state) {
+      case ArrowState::Shutoff: bit = VIR_CONNECT_LIST_DOMAINS_SHUTOFF; break;
+      case ArrowState::Running: bit = VIR_CONNECT_LIST_DOMAINS_RUNNING; break;
+      case ArrowState::Paused: bit = VIR_CONNECT_LIST_DOMAINS_PAUSED; break;
+      case ArrowState::ShuttingDown: bit = VIR_CONNECT_LIST_DOMAINS_OTHER; break;
+    }
+    if (!(flags & bit)) return false;
+  }
+  return true;
+}
+
 void ArrowDomain::begin_job(DomainOp op, std::function<void()> run) {
   if (job_) {
     waiting_.emplace_back(op, std::move(run));

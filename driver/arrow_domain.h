@@ -105,6 +105,8 @@ class ArrowDomain {
   DomainRef ref() const { return DomainRef{def.name, def.uuid, id}; }
   // The def to save, show with INACTIVE, and start next time.
   const ArrowDef& persistent_def() const { return next_def ? *next_def : def; }
+  // virConnectListAllDomains' filter (VIR_CONNECT_LIST_DOMAINS_* FLAGS).
+  bool matches_list_flags(unsigned flags) const;
   void set_state(ArrowState new_state, int new_reason) {
     state = new_state;
     reason = new_reason;

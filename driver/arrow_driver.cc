@@ -205,43 +205,10 @@ int ArrowDriver::num_of_defined_domains() {
   return n;
 }
 
-namespace {
-
-// virConnectListAllDomains' filter groups: within a group the bits are ORed,
-// a group with no bit set does not filter.
-bool list_filter_matches(const ArrowDomain& dom, unsigned flags) {
-  auto group = [flags](unsigned yes, unsigned no, bool value) {
-    if (!(flags & (yes | no))) return true;
-    return ((flags & yes) && value) || ((flags & no) && !value);
-  };
-  if (!group(VIR_CONNECT_LIST_DOMAINS_ACTIVE, VIR_CONNECT_LIST_DOMAINS_INACTIVE, dom.active())) return false;
-  if (!group(VIR_CONNECT_LIST_DOMAINS_PERSISTENT, VIR_CONNECT_LIST_DOMAINS_TRANSIENT, dom.persistent)) return false;
-  if (!group(VIR_CONNECT_LIST_DOMAINS_AUTOSTART, VIR_CONNECT_LIST_DOMAINS_NO_AUTOSTART, dom.autostart)) return false;
-  // No managed save, snapshots or checkpoints exist for an Arrow.
-  if (!group(VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE, VIR_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE, false)) return false;
-  if (!group(VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT, VIR_CONNECT_LIST_DOMAINS_NO_SNAPSHOT, false)) return false;
-  if (!group(VIR_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT, VIR_CONNECT_LIST_DOMAINS_NO_CHECKPOINT, false)) return false;
-  unsigned state_bits = VIR_CONNECT_LIST_DOMAINS_RUNNING | VIR_CONNECT_LIST_DOMAINS_PAUSED |
-                        VIR_CONNECT_LIST_DOMAINS_SHUTOFF | VIR_CONNECT_LIST_DOMAINS_OTHER;
-  if (flags & state_bits) {
-    unsigned bit = 0;
-    switch (dom.state) {
-      case ArrowState::Shutoff: bit = VIR_CONNECT_LIST_DOMAINS_SHUTOFF; break;
-      case ArrowState::Running: bit = VIR_CONNECT_LIST_DOMAINS_RUNNING; break;
-      case ArrowState::Paused: bit = VIR_CONNECT_LIST_DOMAINS_PAUSED; break;
-      case ArrowState::ShuttingDown: bit = VIR_CONNECT_LIST_DOMAINS_OTHER; break;
-    }
-    if (!(flags & bit)) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 std::vector<DomainRef> ArrowDriver::list_all_domains(unsigned flags) {
   std::vector<DomainRef> out;
   for (const auto& [name, dom] : domains_)
-    if (list_filter_matches(*dom, flags)) out.push_back(dom->ref());
+    if (dom->matches_list_flags(flags)) out.push_back(dom->ref());
   return out;
 }
 
@@ -260,26 +227,7 @@ uint64_t ArrowDriver::hypervisor_version() {
   return *hypervisor_version_;
 }
 
-std::string ArrowDriver::sysinfo_xml() {
-  // SMBIOS facts the kernel exports; virsh sysinfo prints them as they are.
-  auto dmi = [](const char* file) {
-    Result<std::string> v = read_whole_file(std::string("/sys/class/dmi/id/") + file);
-    std::string s = v.ok() ? v.value() : std::string();
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    gchar* escaped = g_markup_escape_text(s.c_str(), -1);
-    std::string out = escaped;
-    g_free(escaped);
-    return out;
-  };
-  std::string xml = "<sysinfo type='smbios'>\n  <bios>\n";
-  xml += "    <entry name='vendor'>" + dmi("bios_vendor") + "</entry>\n";
-  xml += "    <entry name='version'>" + dmi("bios_version") + "</entry>\n";
-  xml += "    <entry name='date'>" + dmi("bios_date") + "</entry>\n  </bios>\n  <system>\n";
-  xml += "    <entry name='manufacturer'>" + dmi("sys_vendor") + "</entry>\n";
-  xml += "    <entry name='product'>" + dmi("product_name") + "</entry>\n";
-  xml += "    <entry name='version'>" + dmi("product_version") + "</entry>\n  </system>\n</sysinfo>\n";
-  return xml;
-}
+std::string ArrowDriver::sysinfo_xml() { return read_sysinfo_xml(); }
 
 void ArrowDriver::add_lifecycle_listener(LifecycleListener listener) { listeners_.push_back(std::move(listener)); }
 
@@ -748,7 +696,7 @@ Result<std::vector<DomainStatsRecord>> ArrowDriver::get_all_domain_stats(unsigne
                                   VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS);
   std::vector<DomainStatsRecord> out;
   for (const auto& [name, dom] : domains_) {
-    if (!list_filter_matches(*dom, list_flags)) continue;
+    if (!dom->matches_list_flags(list_flags)) continue;
     DomainStatsRecord rec;
     rec.dom = dom->ref();
     if (stats & VIR_DOMAIN_STATS_STATE) {

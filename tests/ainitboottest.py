@@ -245,10 +245,15 @@ class AinitBootTest(unittest.TestCase):
         self.check_exit(vm, (0, 0))
         self.assertIn("Keyboard interrupt received", vm.text())
 
-    def test_shutdown_grace_then_kill(self):
+    def test_shutdown_grace_then_kill_after_reconnect(self):
         vm = Arrow("/bin/sh", ["-c", "trap '' TERM; echo ready; while :; do sleep 1; done"],
                    extra=["arrow.hb=1"])
         self.assertIsNotNone(vm.wait_frame(APP_STARTED))
+        self.assertIsNotNone(vm.wait_frame(HEARTBEAT, 10))
+        # The daemon may restart: ainit notices the host end close and reopen.
+        vm.an.close()
+        time.sleep(1.5)
+        vm.an, vm.frames = vm._connect("anotify.sock"), []
         self.assertIsNotNone(vm.wait_frame(HEARTBEAT, 10))
         vm.an.sendall(b"garbage\x00AN" + frame(99, b"future") + frame(SHUTDOWN, struct.pack("<I", 300)))
         self.check_exit(vm, (-1, 9))

@@ -172,7 +172,9 @@ Result<DomainRef> FakeDriver::domain_define_xml(const std::string& xml, unsigned
 
 Status FakeDriver::domain_undefine(const DomainRef& ref, unsigned) {
   Dom* d = TRY(find_or_error(ref.uuid));
-  if (!d->persistent) return make_error(VIR_ERR_OPERATION_INVALID, "Requested operation is not valid: cannot undefine transient domain");
+  if (!d->persistent) {
+    return make_error(VIR_ERR_OPERATION_INVALID, "Requested operation is not valid: cannot undefine transient domain");
+  }
   emit(*d, kEvUndefined, 0);
   if (d->ref.id >= 0) {
     d->persistent = false;
@@ -315,7 +317,8 @@ Result<bool> FakeDriver::domain_get_autostart(const DomainRef& ref) {
 Status FakeDriver::domain_set_autostart(const DomainRef& ref, bool autostart) {
   Dom* d = TRY(find_or_error(ref.uuid));
   if (!d->persistent) {
-    return make_error(VIR_ERR_OPERATION_INVALID, "Requested operation is not valid: cannot set autostart for transient domain");
+    return make_error(VIR_ERR_OPERATION_INVALID,
+                      "Requested operation is not valid: cannot set autostart for transient domain");
   }
   d->autostart = autostart;
   return {};

@@ -208,8 +208,8 @@ class RpcTest : public CppUnit::TestFixture {
     e = error_of(p.reply(52, 2));
     CPPUNIT_ASSERT_EQUAL(3, e.code);
     CPPUNIT_ASSERT_EQUAL(19, e.domain);
-    CPPUNIT_ASSERT_EQUAL(std::string("this function is not supported by the connection driver: virConnectNumOfNetworks"),
-                         e.message);
+    CPPUNIT_ASSERT_EQUAL(
+        std::string("this function is not supported by the connection driver: virConnectNumOfNetworks"), e.message);
     Frame ok = p.reply(3, 3);  // still connected
     CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(ok.h.status));
   }
@@ -222,7 +222,8 @@ class RpcTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(std::string("operation forbidden: read only access prevents virDomainDefineXML"), e.message);
     Peer rw(*server_, false);  // RO by the OPEN flag
     rw.reply(1, 0, open_args(1));
-    CPPUNIT_ASSERT_EQUAL(29, error_of(rw.reply(11, 1, args_str(domain_xml("a", "11111111-1111-1111-1111-111111111111")))).code);
+    Frame denied = rw.reply(11, 1, args_str(domain_xml("a", "11111111-1111-1111-1111-111111111111")));
+    CPPUNIT_ASSERT_EQUAL(29, error_of(denied).code);
     XdrWriter list;
     list.i32(1);
     list.u32(0);

@@ -4,7 +4,8 @@
 #include "tests/fake_driver.h"
 
 int main(int argc, char** argv) {
-  return arrow::rpc::run_daemon(argc, argv, [](const arrow::DaemonPaths&) -> arrow::Result<std::unique_ptr<arrow::DriverApi>> {
-    return std::unique_ptr<arrow::DriverApi>(std::make_unique<arrow::test::FakeDriver>());
+  using arrow::DriverApi;
+  return arrow::rpc::run_daemon(argc, argv, [](const arrow::DaemonPaths&) -> arrow::Result<std::unique_ptr<DriverApi>> {
+    return std::unique_ptr<DriverApi>(std::make_unique<arrow::test::FakeDriver>());
   });
 }

@@ -59,7 +59,8 @@ Result<DaemonPaths> daemon_paths(const std::string& root) {
 Status make_daemon_dirs(const DaemonPaths& p) {
   const int mode = p.privileged ? 0755 : 0700;
   std::string sock_dir = p.socket_rw.substr(0, p.socket_rw.rfind('/'));
-  for (const std::string* dir : std::initializer_list<const std::string*>{&sock_dir, &p.config_dir, &p.state_dir, &p.log_dir}) {
+  const std::string* dirs[] = {&sock_dir, &p.config_dir, &p.state_dir, &p.log_dir};
+  for (const std::string* dir : dirs) {
     if (g_mkdir_with_parents(dir->c_str(), mode) != 0) {
       return make_error(VIR_ERR_SYSTEM_ERROR,
                         fmt(_("cannot create directory '%1$s': %2$s"), dir->c_str(), std::strerror(errno)));
