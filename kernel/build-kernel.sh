@@ -21,9 +21,13 @@ if ! flock -n 9; then
   echo "build-kernel: another build of $key is running; waiting for it"
   flock 9
 fi
-if [ -f "$cached" ]; then
-  echo "build-kernel: cached $cached"
+install_outputs() {
   cp "$cached" "$output.tmp" && mv "$output.tmp" "$output"
+  cp "$cache/vmlinux-$key" "$(dirname "$output")/vmlinux.tmp" && mv "$(dirname "$output")/vmlinux.tmp" "$(dirname "$output")/vmlinux"
+}
+if [ -f "$cached" ] && [ -f "$cache/vmlinux-$key" ]; then
+  echo "build-kernel: cached $cached"
+  install_outputs
   exit 0
 fi
 
@@ -42,12 +46,18 @@ missing=0
 grep -E '^CONFIG_[A-Z0-9_]+=' "$fragment" | while IFS= read -r line; do
   grep -qx "$line" .config || { echo "build-kernel: not applied: $line" >&2; echo x; }
 done > "$work/missing"
+grep -E '^# CONFIG_[A-Z0-9_]+ is not set' "$fragment" | while IFS= read -r line; do
+  opt=$(echo "$line" | cut -d' ' -f2)
+  ! grep -q "^$opt=" .config || { echo "build-kernel: still enabled: $opt" >&2; echo x; }
+done >> "$work/missing"
 if [ -s "$work/missing" ]; then exit 1; fi
 echo "build-kernel: compiling bzImage with $(nproc) jobs (about 8 minutes on 2 cores)"
 # One line per compiled object shows progress without flooding the log.
-make ARCH=x86_64 -j"$(nproc)" bzImage 2>&1 | grep --line-buffered -E '^\s+(CC|LD|AR|AS)\s' | awk '{n++; if (n % 50 == 0) {printf "build-kernel: %d objects\n", n; fflush()}}'
+make ARCH=x86_64 -j"$(nproc)" bzImage vmlinux 2>&1 | grep --line-buffered -E '^\s+(CC|LD|AR|AS)\s' | awk '{n++; if (n % 50 == 0) {printf "build-kernel: %d objects\n", n; fflush()}}'
 [ -f arch/x86/boot/bzImage ] || { echo "build-kernel: build failed" >&2; make ARCH=x86_64 bzImage 2>&1 | tail -30 >&2; exit 1; }
 cp .config "$cache/config-$key"
+# vmlinux without symbols keeps its PVH note: QEMU boots it directly.
+objcopy --strip-all vmlinux "$cache/vmlinux-$key.tmp" && mv "$cache/vmlinux-$key.tmp" "$cache/vmlinux-$key"
 cp arch/x86/boot/bzImage "$cached.tmp" && mv "$cached.tmp" "$cached"
 echo "build-kernel: built $cached ($(stat -c %s "$cached") bytes)"
-cp "$cached" "$output.tmp" && mv "$output.tmp" "$output"
+install_outputs

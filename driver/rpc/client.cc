@@ -139,7 +139,8 @@ Error unknown_procedure(int proc) {
 }  // namespace
 
 void Client::dispatch_call(const MessageHeader& h, XdrReader& args) {
-  const ProcRow* row = h.prog == kRemoteProgram && h.vers == kProgramVersion ? find_proc(h.proc) : nullptr;
+  const ProcRow* row =
+      h.prog == kRemoteProgram && h.vers == kProgramVersion ? find_callable_proc(h.proc) : nullptr;
   if (!row) {
     // libvirtd's answer; the client turns it into VIR_ERR_NO_SUPPORT.
     XdrWriter w;
