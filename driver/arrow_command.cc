@@ -3,6 +3,7 @@
 #include "driver/arrow_command.h"
 
 #include <fcntl.h>
+#include <glib.h>
 #include <grp.h>
 #include <linux/kvm.h>
 #include <pwd.h>
@@ -111,7 +112,9 @@ Status check_machine(const ArrowDef& def) {
 void add_machine(std::vector<std::string>& argv, const ArrowDef& def, const CommandContext& ctx) {
   // Under TCG the kernel calibrates its timers against the PIT; under KVM
   // kvmclock does, so the PIT is left out.
-  add(argv, "-M", fmt("microvm,acpi=off,x-option-roms=off,rtc=off,pit=%s,isa-serial=on", ctx.kvm ? "off" : "on"));
+  // rtc=on: with no CMOS clock the kernel spends a whole second at boot
+  // waiting for one (measured: /init at 2.1 s with rtc=off, 1.0 s with it).
+  add(argv, "-M", fmt("microvm,acpi=off,x-option-roms=off,rtc=on,pit=%s,isa-serial=on", ctx.kvm ? "off" : "on"));
   add(argv, "-accel", ctx.kvm ? "kvm" : "tcg");
   if (ctx.kvm) add(argv, "-cpu", "host");
   add(argv, "-m", memory_option(def.memory_kib));
@@ -174,6 +177,8 @@ Result<std::string> build_kernel_cmdline(const ArrowDef& def, const CommandConte
   if (!def.interfaces.empty()) out += std::string(" arrow.net=") + kGuestNet;
   out += " arrow.host=" + cmdline_escape(def.name);
   out += fmt(" arrow.hb=%u", ctx.heartbeat_s);
+  // The CMOS clock has one-second resolution; the host's time in ms is finer.
+  if (ctx.wall_clock_ms != 0) out += fmt(" arrow.time=%llu", static_cast<unsigned long long>(ctx.wall_clock_ms));
   if (out.size() + 1 > kKernelCmdlineMax) {
     return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
                       fmt(_("the kernel command line of Arrow '%1$s' needs %2$zu bytes, over the kernel's limit "
@@ -284,6 +289,7 @@ Result<CommandContext> make_command_context(const ArrowDef& def, const std::stri
   ctx.initramfs = kernel_dir + "/initramfs.cpio";
   ctx.log_path = log_path;
   ctx.kvm = kvm_usable();
+  ctx.wall_clock_ms = static_cast<uint64_t>(g_get_real_time() / 1000);
   ctx.user = TRY(resolve_init_user(def.inituser));
   if (!def.initgroup.empty()) ctx.group = TRY(resolve_init_group(def.initgroup));
   return ctx;

@@ -5,6 +5,7 @@
 // depend on the host they run on.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +39,7 @@ struct CommandContext {
   InitUser user;              // <inituser>, resolved on the host
   std::optional<InitGroup> group;  // <initgroup>, resolved on the host
   unsigned heartbeat_s = 10;  // arrow.hb; 0 turns the heartbeat off
+  uint64_t wall_clock_ms = 0; // arrow.time: host Unix time in ms; 0 leaves it out
   std::string host_usr = "/usr";  // shared read-only at /usr unless a share targets /usr
   // Listening sockets the launcher creates and passes to QEMU at these fds.
   int monitor_fd = 3;

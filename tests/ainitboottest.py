@@ -73,7 +73,7 @@ class Arrow:
         append += ["arrow.env=" + enc(e) for e in env]
         append += ["arrow.share=%s,%s,ro" % (enc(tag), enc(target)) for tag, _, target in shares]
         append += list(extra)
-        argv = [QEMU, "-M", "microvm,acpi=off,x-option-roms=off,rtc=off,pit=on,isa-serial=on",
+        argv = [QEMU, "-M", "microvm,acpi=off,x-option-roms=off,rtc=on,pit=on,isa-serial=on",
                 "-m", "128M", "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none",
                 "-no-reboot", "-S",
                 "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",

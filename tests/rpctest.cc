@@ -142,6 +142,8 @@ class RpcTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(calls_before_open_fail);
   CPPUNIT_TEST(unknown_and_unsupported_procedures);
   CPPUNIT_TEST(read_only_connection_refuses_writes);
+  CPPUNIT_TEST(read_only_refuses_every_write_procedure);
+  CPPUNIT_TEST(every_procedure_answers_on_read_only);
   CPPUNIT_TEST(lookup_error_is_no_domain);
   CPPUNIT_TEST(slow_call_does_not_block_others);
   CPPUNIT_TEST(lifecycle_event_is_byte_exact);
@@ -165,7 +167,19 @@ class RpcTest : public CppUnit::TestFixture {
 
   void table_is_sorted_and_complete() {
     auto t = proc_table();
-    for (size_t i = 1; i < t.size(); i++) CPPUNIT_ASSERT(t[i - 1].number < t[i].number);
+    CPPUNIT_ASSERT_EQUAL(size_t(443), t.size());  // libvirt 9.0: procedures 1..443
+    for (size_t i = 0; i < t.size(); i++) {
+      CPPUNIT_ASSERT_EQUAL(int(i) + 1, t[i].number);
+      CPPUNIT_ASSERT(t[i].name && *t[i].name);
+      // Events are messages from the server: no API, never a handler.
+      CPPUNIT_ASSERT_EQUAL(t[i].access == Access::Event, t[i].api == nullptr);
+      CPPUNIT_ASSERT(t[i].access != Access::Event || !t[i].handler);
+      CPPUNIT_ASSERT(!t[i].api || std::strncmp(t[i].api, "vir", 3) == 0);
+    }
+    CPPUNIT_ASSERT_EQUAL(std::string("DOMAIN_FD_ASSOCIATE"), std::string(find_proc(443)->name));
+    CPPUNIT_ASSERT(find_proc(107)->access == Access::Event);  // DOMAIN_EVENT_LIFECYCLE
+    CPPUNIT_ASSERT(!find_callable_proc(107) && find_callable_proc(106));
+    CPPUNIT_ASSERT(!find_proc(0) && !find_proc(444) && !find_proc(-1));
     CPPUNIT_ASSERT(find_proc(273) && find_proc(273)->handler);
     CPPUNIT_ASSERT(find_proc(52) && !find_proc(52)->handler);
     CPPUNIT_ASSERT(!find_proc(9999));
@@ -228,6 +242,47 @@ class RpcTest : public CppUnit::TestFixture {
     list.i32(1);
     list.u32(0);
     CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(rw.reply(273, 2, list.bytes()).h.status));
+  }
+
+  // Every Write row, implemented or not, is refused on a read-only connection
+  // before its arguments are looked at, with libvirt's message naming the API.
+  void read_only_refuses_every_write_procedure() {
+    Peer ro(*server_, true);
+    ro.reply(1, 0, open_args(0));
+    uint32_t serial = 1;
+    int writes = 0;
+    for (const ProcRow& row : proc_table()) {
+      if (row.access != Access::Write) continue;
+      writes++;
+      WireError e = error_of(ro.reply(row.number, serial++));
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(row.name, int(VIR_ERR_OPERATION_DENIED), e.code);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(row.name, "operation forbidden: read only access prevents " + std::string(row.api),
+                                   e.message);
+    }
+    CPPUNIT_ASSERT(writes > 150);
+    CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(ro.reply(3, serial).h.status));  // still connected
+  }
+
+  // The other rows on a read-only connection: unimplemented ones answer
+  // NO_SUPPORT naming the API, events "unknown procedure"; none drops the
+  // connection. (Implemented read procedures are covered by rpc_fake.py.)
+  void every_procedure_answers_on_read_only() {
+    Peer ro(*server_, true);
+    ro.reply(1, 0, open_args(0));
+    uint32_t serial = 1;
+    for (const ProcRow& row : proc_table()) {
+      if (row.access == Access::Write || row.handler) continue;
+      WireError e = error_of(ro.reply(row.number, serial++));
+      if (row.access == Access::Event) {
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(row.name, int(VIR_ERR_RPC), e.code);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(row.name, "unknown procedure: " + std::to_string(row.number), e.message);
+      } else {
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(row.name, int(VIR_ERR_NO_SUPPORT), e.code);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(
+            row.name, "this function is not supported by the connection driver: " + std::string(row.api), e.message);
+      }
+    }
+    CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(ro.reply(3, serial).h.status));
   }
 
   void lookup_error_is_no_domain() {

@@ -1,11 +1,15 @@
-// virtarrowd's main program (see daemon.h).
+// virtarrowd's main program (see daemon.h): options, paths, sockets (created,
+// or adopted from systemd), the driver and the main loop.
 #include "driver/rpc/daemon.h"
 
 #include <glib.h>
 
 #include <clocale>
 #include <cstdio>
+#include <cstdlib>
+#include <vector>
 
+#include "driver/rpc/activation.h"
 #include "driver/rpc/server.h"
 #include "util/i18n.h"
 
@@ -44,7 +48,46 @@ bool parse_options(int& argc, char**& argv, Options& o) {
   return true;
 }
 
+// PATH with its directory resolved, so that /var/run/x and /run/x compare
+// equal; PATH itself when the directory does not resolve.
+std::string canonical_socket_path(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return path;
+  char* dir = ::realpath(slash == 0 ? "/" : path.substr(0, slash).c_str(), nullptr);
+  if (!dir) return path;
+  std::string out = std::string(dir) + path.substr(slash);
+  std::free(dir);
+  return out;
+}
+
+bool same_socket(const std::string& a, const std::string& b) {
+  return !b.empty() && (a == b || canonical_socket_path(a) == canonical_socket_path(b));
+}
+
+// Serves the sockets systemd passed (each must be one of PATHS' sockets) and
+// creates those it did not pass.
+Status listen_all(Server& server, const DaemonPaths& paths, std::vector<ActivatedSocket> activated) {
+  bool have_rw = false, have_ro = false;
+  for (ActivatedSocket& s : activated) {
+    bool rw = same_socket(s.path, paths.socket_rw);
+    bool ro = !rw && same_socket(s.path, paths.socket_ro);
+    if ((!rw && !ro) || (rw && have_rw) || (ro && have_ro)) {
+      return make_error(
+          VIR_ERR_CONFIG_UNSUPPORTED,
+          fmt(_("socket activation passed a socket on '%1$s', which is not one of ours ('%2$s', '%3$s')"),
+              s.path.c_str(), paths.socket_rw.c_str(), paths.socket_ro.c_str()));
+    }
+    (rw ? have_rw : have_ro) = true;
+    TRY(server.adopt(std::move(s.fd), s.path, ro));
+  }
+  if (!have_rw) TRY(server.listen(paths.socket_rw, 0600, false));
+  if (!have_ro && !paths.socket_ro.empty()) TRY(server.listen(paths.socket_ro, 0666, true));
+  return {};
+}
+
 Status serve(const Options& o, const DriverFactory& make_driver) {
+  // First, so that the driver's children never inherit the variables.
+  std::vector<ActivatedSocket> activated = TRY(take_activated_sockets());
   DaemonPaths paths = TRY(daemon_paths(o.root ? o.root : ""));
   TRY(make_daemon_dirs(paths));
   std::unique_ptr<DriverApi> driver = TRY(make_driver(paths));
@@ -53,8 +96,7 @@ Status serve(const Options& o, const DriverFactory& make_driver) {
   so.timeout_s = static_cast<unsigned>(o.timeout);
   so.uri = paths.uri;
   Server server(*driver, so);
-  TRY(server.listen(paths.socket_rw, 0600, false));
-  if (!paths.socket_ro.empty()) TRY(server.listen(paths.socket_ro, 0666, true));
+  TRY(listen_all(server, paths, std::move(activated)));
   server.run();
   server.log("shutting down");
   return {};  // ~Server removes the socket files, then the driver goes

@@ -11,8 +11,9 @@ namespace arrow::rpc {
 
 using DriverFactory = std::function<Result<std::unique_ptr<DriverApi>>(const DaemonPaths&)>;
 
-// Parses --root DIR, --timeout SECS (or --timeout=SECS), --verbose; returns
-// the process exit status.
+// Parses --root DIR, --timeout SECS (or --timeout=SECS), --verbose; serves
+// the sockets systemd passed (LISTEN_FDS) or, when not activated, creates its
+// own; returns the process exit status.
 int run_daemon(int argc, char** argv, const DriverFactory& make_driver);
 
 }  // namespace arrow::rpc

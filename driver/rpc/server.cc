@@ -2,6 +2,7 @@
 // idle timeout), lifecycle event fan-out, and the main loop.
 #include "driver/rpc/server.h"
 
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -100,16 +101,36 @@ Status Server::listen(const std::string& path, mode_t mode, bool readonly) {
     return make_error(VIR_ERR_SYSTEM_ERROR,
                       fmt(_("cannot bind socket '%1$s': %2$s"), path.c_str(), std::strerror(bind_errno)));
   }
-  l->path = UniquePath(path);
+  l->owned = UniquePath(path);
   if (::chmod(path.c_str(), mode) != 0 || ::listen(l->fd.get(), 64) != 0) {
     return make_error(VIR_ERR_SYSTEM_ERROR,
                       fmt(_("cannot listen on '%1$s': %2$s"), path.c_str(), std::strerror(errno)));
   }
+  l->path = path;
   l->readonly = readonly;
-  l->source = g_unix_fd_add(l->fd.get(), G_IO_IN, &Server::on_accept, this);
-  log("listening on %s%s", path.c_str(), readonly ? " (read-only)" : "");
-  listeners_.push_back(std::move(l));
+  serve_listener(std::move(l));
   return {};
+}
+
+Status Server::adopt(UniqueFd fd, const std::string& path, bool readonly) {
+  int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
+    return make_error(VIR_ERR_SYSTEM_ERROR,
+                      fmt(_("cannot use the socket passed for '%1$s': %2$s"), path.c_str(), std::strerror(errno)));
+  }
+  auto l = std::make_unique<Listener>();
+  l->fd = std::move(fd);
+  l->path = path;
+  l->readonly = readonly;
+  log("adopted socket-activated fd %d", l->fd.get());
+  serve_listener(std::move(l));
+  return {};
+}
+
+void Server::serve_listener(std::unique_ptr<Listener> l) {
+  l->source = g_unix_fd_add(l->fd.get(), G_IO_IN, &Server::on_accept, this);
+  log("listening on %s%s", l->path.c_str(), l->readonly ? " (read-only)" : "");
+  listeners_.push_back(std::move(l));
 }
 
 gboolean Server::on_accept(gint fd, GIOCondition, gpointer data) {
@@ -126,7 +147,7 @@ void Server::accept_on(Listener& l) {
     if (errno != EAGAIN && errno != EINTR) warn("accept failed: %s", std::strerror(errno));
     return;
   }
-  log("client %llu connected on %s", static_cast<unsigned long long>(next_client_id_), l.path.get().c_str());
+  log("client %llu connected on %s", static_cast<unsigned long long>(next_client_id_), l.path.c_str());
   add_client(std::move(fd), l.readonly);
 }
 

@@ -85,6 +85,9 @@ class Server {
   // removing a stale socket file nobody answers. Connections accepted on it
   // are read-only when READONLY. The file is removed when the Server goes.
   Status listen(const std::string& path, mode_t mode, bool readonly);
+  // Serves FD, a listening socket bound to PATH that systemd passed (socket
+  // activation). systemd owns the file: it is left in place when we go.
+  Status adopt(UniqueFd fd, const std::string& path, bool readonly);
   // Serves an already connected socket (accepted, or one end of a socketpair
   // in tests).
   void add_client(UniqueFd fd, bool readonly);
@@ -103,10 +106,12 @@ class Server {
  private:
   struct Listener {
     UniqueFd fd;
-    UniquePath path;
+    std::string path;
+    UniquePath owned;  // the file we bound; empty for adopted sockets
     bool readonly = false;
     guint source = 0;
   };
+  void serve_listener(std::unique_ptr<Listener> l);
   static gboolean on_accept(gint fd, GIOCondition cond, gpointer data);
   static gboolean on_tick(gpointer data);
   void accept_on(Listener& l);
