@@ -9,10 +9,16 @@ AnotifyChannel::AnotifyChannel(UniqueFd fd, EventFn on_event, ClosedFn on_closed
       std::move(fd),
       [this](std::span<const uint8_t> bytes) {
         std::shared_ptr<bool> alive = alive_;
+        const AnotifyDecoderStats before = decoder_.stats();
         for (const AnotifyEvent& ev : decoder_.feed(bytes)) {
           if (on_event_) on_event_(ev);
           if (!*alive) return;
         }
+        const AnotifyDecoderStats& after = decoder_.stats();
+        if (on_ignored_ && (after.skipped_bytes != before.skipped_bytes ||
+                            after.unknown_frames != before.unknown_frames ||
+                            after.rejected_frames != before.rejected_frames))
+          on_ignored_(after);
       },
       [this](int) {
         if (on_closed_) on_closed_();

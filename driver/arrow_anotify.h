@@ -31,6 +31,10 @@ class AnotifyChannel {
   Status send_shutdown(uint32_t grace_ms);
   Status send_signal(int32_t signal);
 
+  // Called after a read in which the decoder threw bytes or frames away
+  // (garbage from the guest), with the totals so far, so it can be logged.
+  void on_ignored(std::function<void(const AnotifyDecoderStats&)> fn) { on_ignored_ = std::move(fn); }
+
   // Delivers the events already sent by a guest whose QEMU has exited.
   void drain() { stream_->drain(); }
 
@@ -39,6 +43,7 @@ class AnotifyChannel {
   AnotifyDecoder decoder_;
   EventFn on_event_;
   ClosedFn on_closed_;
+  std::function<void(const AnotifyDecoderStats&)> on_ignored_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

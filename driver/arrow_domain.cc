@@ -82,6 +82,8 @@ class ProcessLauncher final : public ArrowLauncher {
       if (const auto* exited = std::get_if<AnotifyAppExited>(&ev)) {
         app_exited_ = true;
         if (events_.app_exited) events_.app_exited(exited->status, exited->signal);
+      } else if (events_.anotify) {
+        events_.anotify(ev);
       }
     };
     cb.qmp_event = [this](const QmpEvent& ev) { note_qmp_event(ev); };

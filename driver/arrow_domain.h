@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "domain-xml/arrow_def.h"
+#include "anotify/anotify_decoder.h"
 #include "driver/arrow_driver_api.h"
+#include "driver/arrow_events.h"
 #include "driver/arrow_state.h"
 #include "util/result.h"
 
@@ -47,6 +49,7 @@ struct LaunchSpec {
 // run before start() returns.
 struct LaunchEvents {
   std::function<void(int status, int signal)> app_exited;  // Anotify: the application ended
+  std::function<void(const AnotifyEvent&)> anotify;        // every other Anotify message
   std::function<void(ExitCause cause)> exited;
 };
 
@@ -97,6 +100,7 @@ class ArrowDomain {
   uint64_t qemu_start_ticks = 0;
   std::optional<int> last_exit_status;  // the application's, from Anotify
   int last_exit_signal = 0;
+  AnotifyState anotify;  // what Anotify said about the current run
   // Completions waiting for QEMU to go (destroy).
   std::vector<std::function<void(Status)>> stop_waiters;
 

@@ -10,6 +10,7 @@
 
 #include "domain-xml/arrow_caps.h"
 #include "domain-xml/arrow_xml.h"
+#include "driver/arrow_dbus.h"
 #include "driver/daemon_paths.h"
 #include "util/i18n.h"
 
@@ -229,11 +230,18 @@ uint64_t ArrowDriver::hypervisor_version() {
 
 std::string ArrowDriver::sysinfo_xml() { return read_sysinfo_xml(); }
 
-void ArrowDriver::add_lifecycle_listener(LifecycleListener listener) { listeners_.push_back(std::move(listener)); }
+// The libvirt adapter: each ArrowEvent that libvirt has an event for.
+void ArrowDriver::add_lifecycle_listener(LifecycleListener listener) {
+  events_.subscribe([listener = std::move(listener)](const ArrowEvent& ev) {
+    if (std::optional<DomainLifecycleEvent> lev = libvirt_event_of(ev)) listener(*lev);
+  });
+}
 
 void ArrowDriver::emit(const DomainPtr& dom, int event, int detail) {
-  DomainLifecycleEvent ev{dom->ref(), event, detail};
-  for (const LifecycleListener& listener : listeners_) listener(ev);
+  ArrowEvent ev;
+  ev.event = event;
+  ev.detail = detail;
+  publish(dom, ev);
 }
 
 void ArrowDriver::log(const std::string& line) const { options_.log(line); }
@@ -365,6 +373,8 @@ void ArrowDriver::start_job(const DomainPtr& dom, unsigned flags, Reply<DomainRe
     return done(st.error());
   }
   bool paused = flags & VIR_DOMAIN_START_PAUSED;
+  dom->last_exit_status.reset();
+  dom->last_exit_signal = 0;
   launch(dom, next_id_++, [this, dom, paused, done](Status st) {
     if (!st.ok()) {
       if (dom->next_def) {  // a create_xml over a persistent Arrow: back to its config
@@ -389,12 +399,18 @@ void ArrowDriver::launch(const DomainPtr& dom, int id, std::function<void(Status
   spec.initramfs = conf_.initramfs;
   spec.run_dir = conf_.run_dir + "/" + dom->name();
   spec.log_path = conf_.log_dir + "/" + dom->name() + ".log";
-  spec.heartbeat_s = conf_.heartbeat_s;
+  Result<std::optional<unsigned>> heartbeat = metadata_heartbeat(dom->def);
+  if (!heartbeat.ok()) return done(heartbeat.error());
+  spec.heartbeat_s = heartbeat->value_or(conf_.heartbeat_s);
   spec.shutdown_grace_ms = conf_.shutdown_grace_ms;
+  dom->anotify.new_run(spec.heartbeat_s, dom->active() && id == dom->id);
   std::weak_ptr<ArrowDomain> weak = dom;
   LaunchEvents events;
   events.app_exited = [this, weak](int status, int signal) {
     if (DomainPtr d = weak.lock()) on_app_exited(d, status, signal);
+  };
+  events.anotify = [this, weak](const AnotifyEvent& ev) {
+    if (DomainPtr d = weak.lock()) on_anotify(d, ev);
   };
   events.exited = [this, weak](ExitCause cause) {
     if (DomainPtr d = weak.lock()) on_exited(d, cause);
@@ -415,8 +431,10 @@ void ArrowDriver::launch(const DomainPtr& dom, int id, std::function<void(Status
   });
 }
 
+// STARTED/BOOTED waits for the application (Anotify APP_STARTED), except
+// for a paused start: libvirt's order there is STARTED then SUSPENDED.
 void ArrowDriver::after_start(const DomainPtr& dom, bool paused, Reply<DomainRef> done) {
-  emit(dom, VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_BOOTED);
+  if (paused) emit_started_once(dom);
   if (!paused || !dom->active()) {
     finish_job(dom);
     return done(dom->ref());
@@ -543,6 +561,7 @@ void ArrowDriver::domain_resume(const DomainRef& ref, Reply<void> done) {
       if (result.ok() && dom->active()) {
         dom->set_state(ArrowState::Running, VIR_DOMAIN_RUNNING_UNPAUSED);
         write_status(dom);
+        dom->anotify.watch.reset();  // no heartbeat could come while paused
         emit(dom, VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_UNPAUSED);
       }
       finish_job(dom);
@@ -556,6 +575,12 @@ void ArrowDriver::domain_resume(const DomainRef& ref, Reply<void> done) {
 void ArrowDriver::on_app_exited(const DomainPtr& dom, int status, int signal) {
   dom->last_exit_status = status;
   dom->last_exit_signal = signal;
+  dom->anotify.watch.stop();
+  ArrowEvent ev;
+  ev.kind = ArrowEventKind::AppExited;
+  ev.status = status;
+  ev.signal = signal;
+  publish(dom, ev);
   if (dom->stop_intent == StopIntent::Reboot) return;  // a reboot hides the stop
   if (dom->state != ArrowState::Running && dom->state != ArrowState::Paused) return;
   bool requested = dom->stop_intent == StopIntent::Shutdown;
@@ -564,18 +589,29 @@ void ArrowDriver::on_app_exited(const DomainPtr& dom, int status, int signal) {
   emit(dom, VIR_DOMAIN_EVENT_SHUTDOWN, requested ? VIR_DOMAIN_EVENT_SHUTDOWN_HOST : VIR_DOMAIN_EVENT_SHUTDOWN_GUEST);
 }
 
-// QEMU is gone. Decide between restarting in place (reboot, on_poweroff or
-// on_crash = restart) and stopping, then complete whoever waited.
+// QEMU is gone. Decide between restarting (reboot and on_poweroff keep the
+// id; on_crash = restart stops the Arrow and starts it with a new id) and
+// stopping, then complete whoever waited. An application the OOM killer
+// ended is a crash of the Arrow: on_crash applies.
 void ArrowDriver::on_exited(const DomainPtr& dom, ExitCause cause) {
   retire_launcher(dom);
+  dom->anotify.watch.stop();
   StopIntent intent = dom->stop_intent;
   dom->stop_intent = StopIntent::None;
   if (cause == ExitCause::Panicked) emit(dom, VIR_DOMAIN_EVENT_CRASHED, VIR_DOMAIN_EVENT_CRASHED_PANICKED);
-  bool guest_wants_restart = (cause == ExitCause::Poweroff && dom->def.on_poweroff == LifecycleAction::Restart) ||
-                             (cause == ExitCause::Panicked && dom->def.on_crash == LifecycleAction::Restart);
-  if (intent == StopIntent::Reboot || (intent == StopIntent::None && guest_wants_restart)) {
-    restart_in_place(dom);
-    return;
+  if (cause == ExitCause::Poweroff && intent == StopIntent::None && dom->anotify.oom && dom->last_exit_signal != 0)
+    cause = ExitCause::Panicked;  // handled as a crash below, without the PANICKED event
+  if (intent == StopIntent::Reboot) {
+    ArrowEvent ev;
+    ev.kind = ArrowEventKind::Reboot;
+    publish(dom, ev);
+    return restart_in_place(dom, dom->id);
+  }
+  if (intent == StopIntent::None && cause == ExitCause::Poweroff && dom->def.on_poweroff == LifecycleAction::Restart)
+    return restart_in_place(dom, dom->id);
+  if (intent == StopIntent::None && cause == ExitCause::Panicked && dom->def.on_crash == LifecycleAction::Restart) {
+    emit(dom, VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_CRASHED);
+    return restart_in_place(dom, next_id_++);
   }
   if (intent == StopIntent::Destroy || cause == ExitCause::Killed) {
     stopped(dom, VIR_DOMAIN_SHUTOFF_DESTROYED, VIR_DOMAIN_EVENT_STOPPED_DESTROYED);
@@ -593,9 +629,9 @@ void ArrowDriver::on_exited(const DomainPtr& dom, ExitCause cause) {
   }
 }
 
-// Starts a new QEMU with the same id; the Arrow stays active throughout.
-void ArrowDriver::restart_in_place(const DomainPtr& dom) {
-  launch(dom, dom->id, [this, dom](Status st) {
+// Starts a new QEMU with ID; the Arrow stays active throughout.
+void ArrowDriver::restart_in_place(const DomainPtr& dom, int id) {
+  launch(dom, id, [this, dom](Status st) {
     if (!st.ok()) {
       log(fmt(_("cannot restart Arrow '%1$s': %2$s"), dom->name().c_str(), st.error().message.c_str()));
       // A destroy that arrived during the restart is what stopped it.
@@ -654,7 +690,10 @@ Result<std::string> ArrowDriver::domain_get_xml_desc(const DomainRef& ref, unsig
   if (flags & VIR_DOMAIN_XML_INACTIVE) return format_domain_xml(dom->persistent_def(), format_flags | FORMAT_INACTIVE);
   DomainLiveData live;
   live.id = dom->active() ? dom->id : -1;
-  return format_domain_xml(dom->def, live, format_flags);
+  // The last exit of the application, readable without events (arrow_events.h).
+  ArrowDef def = dom->def;
+  def.metadata = metadata_with_status(dom->def, dom->last_exit_status, dom->last_exit_signal);
+  return format_domain_xml(def, live, format_flags);
 }
 
 Result<bool> ArrowDriver::domain_get_autostart(const DomainRef& ref) {
@@ -702,6 +741,7 @@ Result<std::vector<DomainStatsRecord>> ArrowDriver::get_all_domain_stats(unsigne
     if (stats & VIR_DOMAIN_STATS_STATE) {
       rec.params.push_back(int_param("state.state", arrow_state_to_vir(dom->state)));
       rec.params.push_back(int_param("state.reason", dom->reason));
+      add_anotify_stats(*dom, rec.params);
     }
     if ((stats & VIR_DOMAIN_STATS_CPU_TOTAL) && dom->active() && dom->qemu_pid > 0) {
       if (Result<ProcStat> ps = read_proc_stat(dom->qemu_pid); ps.ok())
@@ -740,6 +780,11 @@ Result<std::unique_ptr<DriverApi>> make_arrow_driver(const DaemonPaths& paths) {
   DriverOptions options;
   options.launcher_factory = make_process_launcher_factory();
   auto driver = std::make_unique<ArrowDriver>(std::move(conf), std::move(options));
+  // D-Bus first, so that the autostart in load() is seen there too.
+  if (GBusType bus; dbus_bus_type(bus))
+    driver->set_dbus(ArrowDbus::start(*driver, driver->event_bus(), bus, [](const std::string& line) {
+      fprintf(stderr, "virtarrowd: %s\n", line.c_str());
+    }));
   TRY(driver->load());
   return std::unique_ptr<DriverApi>(std::move(driver));
 }

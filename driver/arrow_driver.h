@@ -15,9 +15,12 @@
 #include "driver/arrow_conf.h"
 #include "driver/arrow_domain.h"
 #include "driver/arrow_driver_api.h"
+#include "driver/arrow_events.h"
 #include "driver/arrow_persist.h"
 
 namespace arrow {
+
+class ArrowDbus;
 
 struct DriverOptions {
   LauncherFactory launcher_factory;  // the engine; tests pass a fake
@@ -81,6 +84,12 @@ class ArrowDriver final : public DriverApi {
 
   void add_lifecycle_listener(LifecycleListener listener) override;
 
+  // Every ArrowEvent, for the adapters (the libvirt one is
+  // add_lifecycle_listener; arrow_dbus subscribes here).
+  EventBus& event_bus() { return events_; }
+  // Keeps the D-Bus adapter alive as long as the driver (make_arrow_driver).
+  void set_dbus(std::shared_ptr<ArrowDbus> dbus) { dbus_ = std::move(dbus); }
+
  private:
   using DomainPtr = std::shared_ptr<ArrowDomain>;
 
@@ -107,7 +116,14 @@ class ArrowDriver final : public DriverApi {
   void finish_job(const DomainPtr& dom);
   void on_app_exited(const DomainPtr& dom, int status, int signal);
   void on_exited(const DomainPtr& dom, ExitCause cause);
-  void restart_in_place(const DomainPtr& dom);
+  void restart_in_place(const DomainPtr& dom, int id);
+  // Anotify (arrow_driver_anotify.cc).
+  void on_anotify(const DomainPtr& dom, const AnotifyEvent& ev);
+  void on_app_started(const DomainPtr& dom, uint32_t pid);
+  void on_heartbeat_missed(const DomainPtr& dom);
+  void emit_started_once(const DomainPtr& dom);
+  void publish(const DomainPtr& dom, ArrowEvent ev);
+  void add_anotify_stats(const ArrowDomain& dom, std::vector<TypedParam>& params) const;
   void stopped(const DomainPtr& dom, int shutoff_reason, int event_detail);
   void retire_launcher(const DomainPtr& dom);
   void autostart_all();
@@ -119,8 +135,9 @@ class ArrowDriver final : public DriverApi {
   DriverOptions options_;
   std::map<std::string, DomainPtr> domains_;  // by name
   int next_id_ = 1;
-  std::vector<LifecycleListener> listeners_;
+  EventBus events_;  // the libvirt listeners and the D-Bus adapter
   std::optional<uint64_t> hypervisor_version_;  // probed once
+  std::shared_ptr<ArrowDbus> dbus_;             // last: goes first
 };
 
 }  // namespace arrow

@@ -67,11 +67,14 @@ struct NodeInfo {
   unsigned threads = 1;
 };
 
-// A lifecycle event as libvirt defines it (virDomainEventType + detail).
+// A domain event as libvirt sends it. event_id (virDomainEventID) says which:
+// LIFECYCLE (0: event = virDomainEventType, detail), REBOOT (1: no payload)
+// or WATCHDOG (3: event = virDomainEventWatchdogAction).
 struct DomainLifecycleEvent {
   DomainRef dom;
   int event = 0;
   int detail = 0;
+  int event_id = 0;
 };
 
 template <typename T>

@@ -249,6 +249,13 @@ Status ArrowProcess::connect_all() {
         if (callbacks_.anotify) callbacks_.anotify(ev);
       },
       nullptr);
+  // Garbage on the port is the guest's business: ignored, and noted in the log.
+  anotify_->on_ignored([this](const AnotifyDecoderStats& s) {
+    append_log(fmt("== anotify: ignored input from the guest (so far %llu bytes skipped, %llu unknown and %llu "
+                   "malformed frames) ==\n",
+                   static_cast<unsigned long long>(s.skipped_bytes), static_cast<unsigned long long>(s.unknown_frames),
+                   static_cast<unsigned long long>(s.rejected_frames)));
+  });
   return {};
 }
 

@@ -19,10 +19,11 @@ struct DaemonPaths {
   std::string config_dir;   // persistent Arrow configs (NAME.xml)
   std::string state_dir;    // runtime status of running Arrows, their sockets
   std::string log_dir;      // application and QEMU logs
+  std::string config_file;  // virtarrowd.conf (may not exist)
 };
 
 // ROOT non-empty: everything under ROOT (ROOT/virtarrowd-sock, -sock-ro,
-// ROOT/config, ROOT/run, ROOT/log), system URI. Otherwise system paths as
+// ROOT/config, ROOT/run, ROOT/log, ROOT/virtarrowd.conf), system URI. Otherwise system paths as
 // root, XDG session paths for other users. Creates nothing.
 Result<DaemonPaths> daemon_paths(const std::string& root);
 

@@ -27,6 +27,7 @@ struct ainit {
   struct ainit_config cfg;
   struct anotify an;
   int sigfd;          /* SIGCHLD and SIGIO */
+  int kmsg;           /* /dev/kmsg, read for the OOM killer's reports; -1 if absent */
   pid_t app;          /* the application (leader of its session and group) */
   int app_done;       /* the application was reaped; app_status holds its wait status */
   int app_status;
@@ -198,6 +199,32 @@ static void start_app(struct ainit *s) {
   anotify_send(&s->an, ANOTIFY_APP_STARTED, pid, sizeof pid, 1);
 }
 
+/* The OOM killer names each victim in the kernel log ("Out of memory:
+ * Killed process PID (comm) ..."). The single-task kernel has no VM event
+ * counters (/proc/vmstat has no oom_kill), so ainit follows /dev/kmsg from
+ * the moment the application starts and reports every victim, the
+ * application or any of its processes, as ANOTIFY_OOM. */
+static void open_kmsg(struct ainit *s) {
+  s->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (s->kmsg >= 0) lseek(s->kmsg, 0, SEEK_END);
+}
+
+static void check_oom(struct ainit *s) {
+  static char rec[8192]; /* a record never exceeds this, so read() never fails with EINVAL */
+  while (s->kmsg >= 0) {
+    ssize_t n = read(s->kmsg, rec, sizeof rec - 1);
+    if (n < 0 && errno == EPIPE) continue; /* records were overwritten: read on */
+    if (n <= 0) return;                    /* EAGAIN: nothing more now */
+    rec[n] = '\0';
+    const char *text = strchr(rec, ';'); /* "prio,seq,usec,flags;text" */
+    const char *victim = text ? strstr(text, "Killed process ") : NULL;
+    if (!victim) continue;
+    unsigned char pid[4];
+    put32(pid, (uint32_t)strtoul(victim + 15, NULL, 10));
+    anotify_send(&s->an, ANOTIFY_OOM, pid, sizeof pid, 1);
+  }
+}
+
 /* Signals the application's process group (or the process alone if it left
  * its group). */
 static void signal_app(struct ainit *s, int sig) {
@@ -255,11 +282,13 @@ static void supervise(struct ainit *s) {
     int timeout = timeout_until(now, next_hb, -1);
     timeout = timeout_until(now, s->kill_at, timeout);
     if (!s->an.connected && s->an.outlen) timeout = timeout_until(now, now + 200, timeout);
-    struct pollfd p[2] = {{s->sigfd, POLLIN, 0}, {s->an.fd, POLLIN, 0}};
-    int n = poll(p, s->an.fd >= 0 && s->an.connected ? 2 : 1, timeout);
+    struct pollfd p[3] = {{s->sigfd, POLLIN, 0}, {s->kmsg, POLLIN, 0}, {s->an.fd, POLLIN, 0}};
+    int n = poll(p, s->an.fd >= 0 && s->an.connected ? 3 : 2, timeout);
+    /* The kernel log first: an OOM report precedes the victim's reaping. */
+    if (n > 0 && p[1].revents) check_oom(s);
     if (n > 0 && p[0].revents) drain_signals(s);
-    if (n > 0 && (p[1].revents & POLLIN)) anotify_receive(&s->an, on_host_frame, s);
-    if (n > 0 && (p[1].revents & POLLHUP)) s->an.connected = 0;
+    if (n > 0 && (p[2].revents & POLLIN)) anotify_receive(&s->an, on_host_frame, s);
+    if (n > 0 && (p[2].revents & POLLHUP)) s->an.connected = 0;
     now = uptime_ms();
     if (!s->an.connected && s->an.outlen) anotify_refresh(&s->an);
     if (s->kill_at && now >= s->kill_at) {
@@ -291,6 +320,7 @@ static void finish(struct ainit *s) {
   reap_all(s, EXIT_GRACE_MS);
   kill(-1, SIGKILL);
   reap_all(s, EXIT_GRACE_MS);
+  check_oom(s); /* OOM reports come before APP_EXITED (PROTOCOL.md) */
   unsigned char payload[8];
   int st = s->app_status;
   put32(payload, (uint32_t)(WIFEXITED(st) ? WEXITSTATUS(st) : -1));
@@ -326,7 +356,7 @@ static void setup(struct ainit *s, uint64_t boot_ms) {
 }
 
 int main(void) {
-  static struct ainit s = {.sigfd = -1, .an = {.fd = -1}};
+  static struct ainit s = {.sigfd = -1, .kmsg = -1, .an = {.fd = -1}};
   uint64_t boot_ms = uptime_ms();
   sigset_t set;
   sigemptyset(&set);
@@ -339,6 +369,7 @@ int main(void) {
   if (getpid() != 1) ainit_log("warning: not running as PID 1");
   setup(&s, boot_ms);
   if (s.sigfd < 0) fatal(&s, "signalfd failed");
+  open_kmsg(&s);
   start_app(&s);
   supervise(&s);
   finish(&s);

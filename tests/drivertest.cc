@@ -54,6 +54,11 @@ class FakeLauncher final : public ArrowLauncher {
     if (world_.fail_start) return done(make_error(VIR_ERR_INTERNAL_ERROR, "qemu said no"));
     if (world_.hold_start) return world_.held_starts.push_back(std::move(done));
     done({});
+    // ainit's APP_STARTED, which the driver reports as STARTED/BOOTED.
+    auto me = me_;
+    world_.queue.push_back([me] {
+      if (me->events.anotify) me->events.anotify(AnotifyAppStarted{42});
+    });
   }
   Status request_shutdown() override {
     ++world_.shutdown_requests;
@@ -147,6 +152,7 @@ class DriverTest : public CppUnit::TestFixture {
     auto driver = std::make_unique<ArrowDriver>(std::move(conf), std::move(options));
     CPPUNIT_ASSERT(driver->load().ok());
     driver->add_lifecycle_listener([this](const DomainLifecycleEvent& ev) {
+      if (ev.event_id != 0) return;  // lifecycle events only
       events_.push_back(ev.event * 100 + ev.detail);
       event_ids_.push_back(ev.dom.id);
     });
@@ -510,7 +516,8 @@ class DriverTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(driver_->list_all_domains(VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT).empty());
     auto stats = driver_->get_all_domain_stats(VIR_DOMAIN_STATS_STATE, VIR_CONNECT_LIST_DOMAINS_ACTIVE).value();
     CPPUNIT_ASSERT_EQUAL(size_t(1), stats.size());
-    CPPUNIT_ASSERT_EQUAL(size_t(2), stats[0].params.size());
+    // state.state, state.reason, arrow.heartbeat.period, arrow.heartbeat.missed
+    CPPUNIT_ASSERT_EQUAL(size_t(4), stats[0].params.size());
     CPPUNIT_ASSERT_EQUAL(std::string("state.state"), stats[0].params[0].field);
     CPPUNIT_ASSERT_EQUAL(int64_t(VIR_DOMAIN_RUNNING), stats[0].params[0].i);
     auto all = driver_->get_all_domain_stats(0, 0).value();

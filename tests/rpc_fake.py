@@ -1,7 +1,8 @@
 """Integration test of virtarrowd's RPC layer: the test daemon (the real
 server over an in-memory fake driver) on a private --root, driven by stock
-virsh, libvirt-python and raw sockets."""
+virsh, libvirt-python and raw sockets; and systemd socket activation (sockets passed as LISTEN_FDS)."""
 
+import grp
 import os
 import signal
 import socket
@@ -216,6 +217,114 @@ def test_idle_timeout(tmp):
     check(exited and not os.path.exists(d.sock), "--timeout 1 exits when idle and removes its sockets", log)
 
 
+# Runs ARGV with the listening sockets FDS at 3, 4, ... and LISTEN_PID naming
+# the exec'd process, as systemd does.
+ACTIVATE = """
+import fcntl, os, sys
+n = int(sys.argv[1])
+fds = [int(f) for f in sys.argv[2:2 + n]]
+moved = [fcntl.fcntl(f, fcntl.F_DUPFD, 100) for f in fds]  # out of the way of 3, 4, ...
+for i, f in enumerate(moved):
+    os.dup2(f, 3 + i, inheritable=True)
+    os.close(f)
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.environ["LISTEN_FDS"] = str(n)
+os.execv(sys.argv[2 + n], sys.argv[2 + n:])
+"""
+
+
+def bound_socket(path, mode):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    os.chmod(path, mode)
+    s.listen(16)
+    return s
+
+
+def activated_daemon(root, socks, *extra):
+    os.makedirs(root, exist_ok=True)
+    log = open(os.path.join(root, "daemon.log"), "w+")
+    fds = [s.fileno() for s in socks]
+    cmd = [sys.executable, "-c", ACTIVATE, str(len(fds)), *map(str, fds), DAEMON, "--root", root, "--verbose", *extra]
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, pass_fds=fds), log
+
+
+def test_socket_activation(tmp):
+    root = os.path.join(tmp, "activated")
+    os.makedirs(root)
+    rw_path, ro_path = os.path.join(root, "virtarrowd-sock"), os.path.join(root, "virtarrowd-sock-ro")
+    socks = [bound_socket(ro_path, 0o666), bound_socket(rw_path, 0o600)]  # order does not matter
+    proc, log = activated_daemon(root, socks)
+    for s in socks:
+        s.close()  # the daemon holds them now, as after systemd's exec
+    uri = "arrow+unix:///system?socket=" + rw_path
+    rc, out = virsh(uri, "define", DEMO_XML)
+    check(rc == 0, "socket-activated daemon: virsh define on the passed rw socket", out)
+    rc, out = virsh(uri, "list", "--all")
+    check(rc == 0 and "demo" in out, "socket-activated daemon: virsh list --all", out)
+    rc, out = virsh("arrow+unix:///system?socket=" + ro_path, "undefine", "demo")
+    check(rc != 0 and "read only access prevents virDomainUndefine" in out,
+          "socket-activated daemon: the passed -ro socket is read-only", out)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(10)
+    log.seek(0)
+    text = log.read()
+    check(proc.returncode == 0 and "adopted socket-activated fd 3" in text and "adopted socket-activated fd 4" in text
+          and "listening on " + ro_path + " (read-only)" in text, "the daemon adopted both sockets", text)
+    check(os.path.exists(rw_path) and os.path.exists(ro_path),
+          "socket files systemd created stay after the daemon exits", text)
+
+    # A socket that is neither of ours: refused, nothing served.
+    other = bound_socket(os.path.join(tmp, "other-sock"), 0o600)
+    proc, log = activated_daemon(os.path.join(tmp, "activated2"), [other])
+    other.close()
+    proc.wait(10)
+    log.seek(0)
+    text = log.read()
+    check(proc.returncode != 0 and "not one of ours" in text, "an unknown activated socket is an error", text)
+
+    # LISTEN_PID naming another process: not activated, the daemon binds its own.
+    root3 = os.path.join(tmp, "notactivated")
+    env = dict(os.environ, LISTEN_PID="1", LISTEN_FDS="2")
+    os.makedirs(root3)
+    p3 = subprocess.Popen([DAEMON, "--root", root3, "--timeout", "1"], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    sock3 = os.path.join(root3, "virtarrowd-sock")
+    for _ in range(500):
+        if os.path.exists(sock3) or p3.poll() is not None:
+            break
+        time.sleep(0.01)
+    rc, out = virsh("arrow+unix:///system?socket=" + sock3, "hostname")
+    check(rc == 0 and out.strip(), "LISTEN_PID of another process: the daemon creates its sockets", out)
+    p3.wait(10)
+
+
+def test_conf_group(tmp):
+    """virtarrowd.conf's unix_sock_group and unix_sock_rw_perms apply to the sockets it creates."""
+    root = os.path.join(tmp, "grouped")
+    os.makedirs(root)
+    gid = os.getgid()
+    if os.geteuid() == 0:  # root may give the socket any group: pick one that is not ours
+        gid = next((g.gr_gid for g in grp.getgrall() if g.gr_gid != 0), gid)
+    with open(os.path.join(root, "virtarrowd.conf"), "w") as f:
+        f.write(f'# test\nunix_sock_group = "{grp.getgrgid(gid).gr_name}"\nunix_sock_rw_perms = "0660"\n')
+    d = Daemon(root)
+    try:
+        st = os.stat(d.sock)
+        check(st.st_gid == gid and (st.st_mode & 0o777) == 0o660,
+              "virtarrowd.conf: unix_sock_group and unix_sock_rw_perms", (st.st_gid, oct(st.st_mode)))
+        check(os.stat(d.sock + "-ro").st_gid == gid, "virtarrowd.conf: the -ro socket gets the group too")
+        rc, out = virsh(d.uri(), "hostname")
+        check(rc == 0, "the daemon serves on the grouped socket", out)
+    finally:
+        d.stop()
+    with open(os.path.join(root, "virtarrowd.conf"), "w") as f:
+        f.write('unix_sock_group = "no-such-group-x"\n')
+    p = subprocess.run([DAEMON, "--root", root], capture_output=True, text=True, timeout=30)
+    check(p.returncode != 0 and "virtarrowd.conf:1: unknown group 'no-such-group-x' in 'unix_sock_group'" in p.stderr,
+          "a bad virtarrowd.conf stops the daemon with the line and key at fault", p.stderr)
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="arrow-rpc-") as tmp:
         root = os.path.join(tmp, "root")
@@ -232,7 +341,11 @@ def main():
             log = d.stop()
         check(d.proc.returncode == 0 and not os.path.exists(d.sock) and not os.path.exists(d.sock + "-ro"),
               "SIGTERM removes the socket files", log)
+        check(f"connected on {d.sock} (uid {os.getuid()}, gid {os.getgid()}, pid " in log,
+              "--verbose logs each client's uid (SO_PEERCRED)", log)
         test_idle_timeout(tmp)
+        test_socket_activation(tmp)
+        test_conf_group(tmp)
         if failures:
             print("daemon log:\n" + log)
     print(f"{len(failures)} failure(s)")

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "driver/remote_procs.h"
+#include "driver/rpc/daemon_conf.h"
 #include "driver/rpc/server.h"
 #include "tests/fake_driver.h"
 
@@ -149,6 +150,8 @@ class RpcTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(lifecycle_event_is_byte_exact);
   CPPUNIT_TEST(malformed_frame_closes_only_that_client);
   CPPUNIT_TEST(keepalive_pings_silent_client);
+  CPPUNIT_TEST(daemon_conf_parses);
+  CPPUNIT_TEST(daemon_conf_errors_name_line_and_key);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -378,6 +381,41 @@ class RpcTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT(!f || f->h.prog == kKeepaliveProgram);
     }
     CPPUNIT_ASSERT(p.eof());
+  }
+
+  void daemon_conf_parses() {
+    auto conf = parse_daemon_conf("# comment\n\nunix_sock_group = \"0\"  # root\nunix_sock_rw_perms = \"0660\"\n"
+                                  "log_level = 3\n",
+                                  "virtarrowd.conf");
+    CPPUNIT_ASSERT(conf.ok());
+    CPPUNIT_ASSERT(conf.value().unix_sock_group && *conf.value().unix_sock_group == 0);
+    CPPUNIT_ASSERT_EQUAL(mode_t(0660), conf.value().unix_sock_rw_perms);
+    CPPUNIT_ASSERT(conf.value().ignored == std::vector<std::string>{"log_level"});
+    auto empty = parse_daemon_conf("", "virtarrowd.conf");
+    CPPUNIT_ASSERT(empty.ok() && !empty.value().unix_sock_group && empty.value().unix_sock_rw_perms == 0600);
+    auto missing = load_daemon_conf("/nonexistent/virtarrowd.conf");
+    CPPUNIT_ASSERT(missing.ok() && !missing.value().unix_sock_group);
+  }
+
+  void daemon_conf_errors_name_line_and_key() {
+    struct {
+      const char* text;
+      const char* message;
+    } cases[] = {
+        {"unix_sock_group\n", "c.conf:1: expected 'key = value'"},
+        {"\nunix_sock_group = \"no-such-group-x\"\n",
+         "c.conf:2: unknown group 'no-such-group-x' in 'unix_sock_group'"},
+        {"unix_sock_rw_perms = 0660\n", "c.conf:1: 'unix_sock_rw_perms' must be an octal mode in quotes, like \"0660\""},
+        {"unix_sock_rw_perms = \"0999\"\n",
+         "c.conf:1: 'unix_sock_rw_perms' must be an octal mode in quotes, like \"0660\""},
+        {"unix_sock_group = \"root\n", "c.conf:1: bad string value of 'unix_sock_group'"},
+    };
+    for (const auto& c : cases) {
+      auto conf = parse_daemon_conf(c.text, "c.conf");
+      CPPUNIT_ASSERT_MESSAGE(c.text, !conf.ok());
+      CPPUNIT_ASSERT_EQUAL(int(VIR_ERR_CONF_SYNTAX), conf.error().code);
+      CPPUNIT_ASSERT_EQUAL(std::string(c.message), conf.error().message);
+    }
   }
 
  private:

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "driver/rpc/activation.h"
+#include "driver/rpc/daemon_conf.h"
 #include "driver/rpc/server.h"
 #include "util/i18n.h"
 
@@ -66,7 +67,8 @@ bool same_socket(const std::string& a, const std::string& b) {
 
 // Serves the sockets systemd passed (each must be one of PATHS' sockets) and
 // creates those it did not pass.
-Status listen_all(Server& server, const DaemonPaths& paths, std::vector<ActivatedSocket> activated) {
+Status listen_all(Server& server, const DaemonPaths& paths, const DaemonConf& conf,
+                  std::vector<ActivatedSocket> activated) {
   bool have_rw = false, have_ro = false;
   for (ActivatedSocket& s : activated) {
     bool rw = same_socket(s.path, paths.socket_rw);
@@ -80,8 +82,9 @@ Status listen_all(Server& server, const DaemonPaths& paths, std::vector<Activate
     (rw ? have_rw : have_ro) = true;
     TRY(server.adopt(std::move(s.fd), s.path, ro));
   }
-  if (!have_rw) TRY(server.listen(paths.socket_rw, 0600, false));
-  if (!have_ro && !paths.socket_ro.empty()) TRY(server.listen(paths.socket_ro, 0666, true));
+  // Sockets systemd passed keep the unit's SocketMode= and SocketGroup=.
+  if (!have_rw) TRY(server.listen(paths.socket_rw, conf.unix_sock_rw_perms, false, conf.unix_sock_group));
+  if (!have_ro && !paths.socket_ro.empty()) TRY(server.listen(paths.socket_ro, 0666, true, conf.unix_sock_group));
   return {};
 }
 
@@ -89,6 +92,11 @@ Status serve(const Options& o, const DriverFactory& make_driver) {
   // First, so that the driver's children never inherit the variables.
   std::vector<ActivatedSocket> activated = TRY(take_activated_sockets());
   DaemonPaths paths = TRY(daemon_paths(o.root ? o.root : ""));
+  DaemonConf conf = TRY(load_daemon_conf(paths.config_file));
+  for (const std::string& key : conf.ignored) {
+    std::string msg = fmt(_("%1$s: ignoring unknown setting '%2$s'"), paths.config_file.c_str(), key.c_str());
+    std::fprintf(stderr, "virtarrowd: %s\n", msg.c_str());
+  }
   TRY(make_daemon_dirs(paths));
   std::unique_ptr<DriverApi> driver = TRY(make_driver(paths));
   ServerOptions so;
@@ -96,7 +104,7 @@ Status serve(const Options& o, const DriverFactory& make_driver) {
   so.timeout_s = static_cast<unsigned>(o.timeout);
   so.uri = paths.uri;
   Server server(*driver, so);
-  TRY(listen_all(server, paths, std::move(activated)));
+  TRY(listen_all(server, paths, conf, std::move(activated)));
   server.run();
   server.log("shutting down");
   return {};  // ~Server removes the socket files, then the driver goes

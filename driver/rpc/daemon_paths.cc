@@ -31,6 +31,7 @@ Result<DaemonPaths> daemon_paths(const std::string& root) {
     p.config_dir = join(root, "config");
     p.state_dir = join(root, "run");
     p.log_dir = join(root, "log");
+    p.config_file = join(root, "virtarrowd.conf");
     return p;
   }
   if (::geteuid() == 0) {
@@ -43,6 +44,7 @@ Result<DaemonPaths> daemon_paths(const std::string& root) {
     p.config_dir = std::string(ARROW_SYSCONFDIR) + "/libvirt/arrow";
     p.state_dir = "/run/libvirt/arrow";
     p.log_dir = std::string(ARROW_LOCALSTATEDIR) + "/log/libvirt/arrow";
+    p.config_file = std::string(ARROW_SYSCONFDIR) + "/libvirt/virtarrowd.conf";
     return p;
   }
   // Session: where the client library looks ($XDG_RUNTIME_DIR, else ~/.cache).
@@ -53,6 +55,7 @@ Result<DaemonPaths> daemon_paths(const std::string& root) {
   p.config_dir = std::string(g_get_user_config_dir()) + "/libvirt/arrow";
   p.state_dir = run_base + "/libvirt/arrow/run";
   p.log_dir = std::string(g_get_user_cache_dir()) + "/libvirt/arrow/log";
+  p.config_file = std::string(g_get_user_config_dir()) + "/libvirt/virtarrowd.conf";
   return p;
 }
 

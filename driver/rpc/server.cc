@@ -22,6 +22,17 @@ namespace {
 inline constexpr int kProcDomainEventLifecycle = 107;          // legacy registrations
 inline constexpr int kProcDomainEventCallbackLifecycle = 318;  // callbackID registrations
 
+// The MESSAGE procedure for a domain event id (virDomainEventID), legacy or
+// callbackID registration; 0 for ids the daemon never sends.
+int event_procedure(int event_id, bool legacy) {
+  switch (event_id) {
+    case 0: return legacy ? kProcDomainEventLifecycle : kProcDomainEventCallbackLifecycle;
+    case 1: return legacy ? 169 : 319;  // REBOOT
+    case 3: return legacy ? 171 : 321;  // WATCHDOG
+    default: return 0;
+  }
+}
+
 Result<sockaddr_un> unix_address(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -80,7 +91,7 @@ void Server::warn(const char* format, ...) const {
   va_end(ap);
 }
 
-Status Server::listen(const std::string& path, mode_t mode, bool readonly) {
+Status Server::listen(const std::string& path, mode_t mode, bool readonly, std::optional<gid_t> group) {
   sockaddr_un addr = TRY(unix_address(path));
   if (someone_listens(addr)) {
     return make_error(VIR_ERR_OPERATION_INVALID,
@@ -102,6 +113,10 @@ Status Server::listen(const std::string& path, mode_t mode, bool readonly) {
                       fmt(_("cannot bind socket '%1$s': %2$s"), path.c_str(), std::strerror(bind_errno)));
   }
   l->owned = UniquePath(path);
+  if (group && ::chown(path.c_str(), static_cast<uid_t>(-1), *group) != 0) {
+    return make_error(VIR_ERR_SYSTEM_ERROR, fmt(_("cannot change the group of '%1$s' to %2$u: %3$s"), path.c_str(),
+                                                static_cast<unsigned>(*group), std::strerror(errno)));
+  }
   if (::chmod(path.c_str(), mode) != 0 || ::listen(l->fd.get(), 64) != 0) {
     return make_error(VIR_ERR_SYSTEM_ERROR,
                       fmt(_("cannot listen on '%1$s': %2$s"), path.c_str(), std::strerror(errno)));
@@ -147,7 +162,18 @@ void Server::accept_on(Listener& l) {
     if (errno != EAGAIN && errno != EINTR) warn("accept failed: %s", std::strerror(errno));
     return;
   }
-  log("client %llu connected on %s", static_cast<unsigned long long>(next_client_id_), l.path.c_str());
+  if (options_.verbose) {
+    // Who connected: the kernel's record of the peer, not anything it says.
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+      log("client %llu connected on %s (uid %u, gid %u, pid %d)", static_cast<unsigned long long>(next_client_id_),
+          l.path.c_str(), static_cast<unsigned>(cred.uid), static_cast<unsigned>(cred.gid), static_cast<int>(cred.pid));
+    } else {
+      log("client %llu connected on %s (peer unknown: %s)", static_cast<unsigned long long>(next_client_id_),
+          l.path.c_str(), std::strerror(errno));
+    }
+  }
   add_client(std::move(fd), l.readonly);
 }
 
@@ -184,15 +210,15 @@ void Server::deliver_lifecycle(const DomainLifecycleEvent& ev) {
   for (auto& c : snapshot) {
     if (c->closed() || !c->state().opened) continue;
     for (auto& [cb, reg] : c->state().events) {
-      if (reg.event_id != 0 || (reg.dom && *reg.dom != ev.dom.uuid)) continue;
+      if (reg.event_id != ev.event_id || (reg.dom && *reg.dom != ev.dom.uuid)) continue;
+      int proc = event_procedure(ev.event_id, reg.legacy);
+      if (proc == 0) continue;
       XdrWriter w;
       if (!reg.legacy) w.i32(cb);
       write_domain(w, ev.dom);
-      w.i32(ev.event);
-      w.i32(ev.detail);
-      MessageHeader h{kRemoteProgram, kProgramVersion,
-                      reg.legacy ? kProcDomainEventLifecycle : kProcDomainEventCallbackLifecycle,
-                      MessageType::Message, 1, MessageStatus::Ok};
+      if (ev.event_id != 1) w.i32(ev.event);   // lifecycle event, watchdog action
+      if (ev.event_id == 0) w.i32(ev.detail);  // lifecycle detail
+      MessageHeader h{kRemoteProgram, kProgramVersion, proc, MessageType::Message, 1, MessageStatus::Ok};
       c->send(encode_frame(h, w.bytes()));
     }
   }

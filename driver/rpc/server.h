@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,10 +82,11 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds PATH with MODE, refusing when another daemon answers there and
-  // removing a stale socket file nobody answers. Connections accepted on it
-  // are read-only when READONLY. The file is removed when the Server goes.
-  Status listen(const std::string& path, mode_t mode, bool readonly);
+  // Binds PATH with MODE (and GROUP, when given), refusing when another
+  // daemon answers there and removing a stale socket file nobody answers.
+  // Connections accepted on it are read-only when READONLY. The file is
+  // removed when the Server goes.
+  Status listen(const std::string& path, mode_t mode, bool readonly, std::optional<gid_t> group = {});
   // Serves FD, a listening socket bound to PATH that systemd passed (socket
   // activation). systemd owns the file: it is left in place when we go.
   Status adopt(UniqueFd fd, const std::string& path, bool readonly);
