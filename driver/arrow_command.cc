@@ -177,6 +177,9 @@ Result<std::string> build_kernel_cmdline(const ArrowDef& def, const CommandConte
   if (!def.interfaces.empty()) out += std::string(" arrow.net=") + kGuestNet;
   out += " arrow.host=" + cmdline_escape(def.name);
   out += fmt(" arrow.hb=%u", ctx.heartbeat_s);
+  // Without it ainit leaves the console a terminal (echo, \r\n), which is
+  // what virsh console and `arrow run` on a terminal want.
+  if (ctx.console_pipe) out += " arrow.tty=pipe";
   // The CMOS clock has one-second resolution; the host's time in ms is finer.
   if (ctx.wall_clock_ms != 0) out += fmt(" arrow.time=%llu", static_cast<unsigned long long>(ctx.wall_clock_ms));
   if (out.size() + 1 > kKernelCmdlineMax) {

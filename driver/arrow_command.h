@@ -39,6 +39,7 @@ struct CommandContext {
   InitUser user;              // <inituser>, resolved on the host
   std::optional<InitGroup> group;  // <initgroup>, resolved on the host
   unsigned heartbeat_s = 10;  // arrow.hb; 0 turns the heartbeat off
+  bool console_pipe = false;  // arrow.tty=pipe: the console's host side is no terminal
   uint64_t wall_clock_ms = 0; // arrow.time: host Unix time in ms; 0 leaves it out
   std::string host_usr = "/usr";  // shared read-only at /usr unless a share targets /usr
   // Listening sockets the launcher creates and passes to QEMU at these fds.

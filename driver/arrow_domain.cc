@@ -4,6 +4,7 @@
 #include <libvirt/libvirt.h>
 #include <sys/wait.h>
 
+#include "driver/arrow_console.h"
 #include "driver/arrow_process.h"
 #include "util/i18n.h"
 
@@ -87,6 +88,9 @@ class ProcessLauncher final : public ArrowLauncher {
       }
     };
     cb.qmp_event = [this](const QmpEvent& ev) { note_qmp_event(ev); };
+    cb.console = [this](std::span<const uint8_t> bytes) {
+      if (events_.console) events_.console(bytes);
+    };
     cb.exited = [this](const ProcessExit& exit) {
       if (!start_failed_ && events_.exited) events_.exited(cause_of(exit));
     };
@@ -111,6 +115,16 @@ class ProcessLauncher final : public ArrowLauncher {
   void resume(std::function<void(Status)> done) override { qmp("cont", std::move(done)); }
   int pid() const override { return process_ ? process_->pid() : 0; }
 
+  Status console_write(std::span<const uint8_t> bytes) override {
+    if (!process_ || process_->exited()) return make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running"));
+    return process_->console_write(bytes);
+  }
+
+  Status signal_application(int signum) override {
+    if (!process_ || process_->exited()) return make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running"));
+    return process_->signal_application(signum);
+  }
+
  private:
   Result<CommandContext> context() const {
     CommandContext ctx;
@@ -120,6 +134,7 @@ class ProcessLauncher final : public ArrowLauncher {
     ctx.log_path = spec_.log_path;
     ctx.kvm = kvm_usable();
     ctx.heartbeat_s = spec_.heartbeat_s;
+    ctx.console_pipe = TRY(metadata_console_mode(spec_.def)) == ConsoleMode::Pipe;
     if (!spec_.def.inituser.empty()) ctx.user = TRY(resolve_init_user(spec_.def.inituser));
     if (!spec_.def.initgroup.empty()) ctx.group = TRY(resolve_init_group(spec_.def.initgroup));
     return ctx;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,7 @@ struct LaunchEvents {
   std::function<void(int status, int signal)> app_exited;  // Anotify: the application ended
   std::function<void(const AnotifyEvent&)> anotify;        // every other Anotify message
   std::function<void(ExitCause cause)> exited;
+  std::function<void(std::span<const uint8_t>)> console;  // guest console output (already logged)
 };
 
 // One QEMU process for one Arrow (the engine's ArrowProcess behind an
@@ -68,6 +70,14 @@ class ArrowLauncher {
   virtual void suspend(std::function<void(Status)> done) = 0;  // QMP stop
   virtual void resume(std::function<void(Status)> done) = 0;   // QMP cont
   virtual int pid() const = 0;  // QEMU's pid; 0 before spawn
+  // Input for the guest console; an error when it is not connected.
+  virtual Status console_write(std::span<const uint8_t>) {
+    return make_error(VIR_ERR_OPERATION_INVALID, _("the console is not connected"));
+  }
+  // SIGNUM to the application's process group (Anotify SIGNAL).
+  virtual Status signal_application(int /*signum*/) {
+    return make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running"));
+  }
 };
 
 using LauncherFactory = std::function<std::unique_ptr<ArrowLauncher>(const LaunchSpec&, LaunchEvents)>;

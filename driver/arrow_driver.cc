@@ -415,6 +415,9 @@ void ArrowDriver::launch(const DomainPtr& dom, int id, std::function<void(Status
   events.exited = [this, weak](ExitCause cause) {
     if (DomainPtr d = weak.lock()) on_exited(d, cause);
   };
+  events.console = [this, weak](std::span<const uint8_t> bytes) {
+    if (DomainPtr d = weak.lock()) consoles_.output(uuid_format(d->def.uuid), bytes);
+  };
   dom->launcher = options_.launcher_factory(spec, std::move(events));
   dom->launcher->start([this, dom, id, done](Status st) {
     if (!st.ok()) {
@@ -656,6 +659,7 @@ void ArrowDriver::stopped(const DomainPtr& dom, int shutoff_reason, int event_de
     dom->next_def.reset();
   }
   emit(dom, VIR_DOMAIN_EVENT_STOPPED, event_detail);
+  consoles_.stopped(uuid_format(dom->def.uuid));  // after the event: a client seeing EOF finds it shut off
   auto waiters = std::move(dom->stop_waiters);
   dom->stop_waiters.clear();
   for (auto& waiter : waiters) waiter({});

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "driver/arrow_conf.h"
+#include "driver/arrow_console.h"
 #include "driver/arrow_domain.h"
 #include "driver/arrow_driver_api.h"
 #include "driver/arrow_events.h"
@@ -84,6 +85,14 @@ class ArrowDriver final : public DriverApi {
 
   void add_lifecycle_listener(LifecycleListener listener) override;
 
+  // Console, log channel and signals (arrow_driver_console.cc).
+  Result<std::shared_ptr<StreamSink>> domain_open_console(const DomainRef& dom,
+                                                          const std::optional<std::string>& dev_name, unsigned flags,
+                                                          std::shared_ptr<StreamPeer> peer) override;
+  Result<std::shared_ptr<StreamSink>> domain_open_channel(const DomainRef& dom, const std::optional<std::string>& name,
+                                                          unsigned flags, std::shared_ptr<StreamPeer> peer) override;
+  Status domain_send_process_signal(const DomainRef& dom, int64_t pid, unsigned signum, unsigned flags) override;
+
   // Every ArrowEvent, for the adapters (the libvirt one is
   // add_lifecycle_listener; arrow_dbus subscribes here).
   EventBus& event_bus() { return events_; }
@@ -137,6 +146,7 @@ class ArrowDriver final : public DriverApi {
   int next_id_ = 1;
   EventBus events_;  // the libvirt listeners and the D-Bus adapter
   std::optional<uint64_t> hypervisor_version_;  // probed once
+  ConsoleHub consoles_;  // console sessions, by UUID
   std::shared_ptr<ArrowDbus> dbus_;             // last: goes first
 };
 

@@ -11,10 +11,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "domain-xml/arrow_def.h"
+#include "util/i18n.h"
 #include "util/result.h"
 
 namespace arrow {
@@ -80,6 +84,32 @@ struct DomainLifecycleEvent {
 template <typename T>
 using Reply = std::function<void(Result<T>)>;
 
+// The client's end of an open virStream (console, channel), as the driver
+// sees it; the RPC layer implements it. Contract: main loop only; every call
+// after the stream ended (EOF sent, aborted, or the client closed it) is
+// ignored.
+class StreamPeer {
+ public:
+  virtual ~StreamPeer() = default;
+  // Bytes for the client, in order.
+  virtual void send(std::span<const uint8_t> bytes) = 0;
+  // End of data: the client then finishes the stream.
+  virtual void send_eof() = 0;
+  // Ends the stream with ERROR, which the client reports (e.g. a console
+  // taken over by another client).
+  virtual void abort(const Error& error) = 0;
+};
+
+// The driver's end of an open stream: what the client sends.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  virtual void on_data(std::span<const uint8_t> bytes) = 0;
+  // Once: the client finished or aborted the stream, or its connection
+  // closed. The sink drops its StreamPeer here.
+  virtual void on_closed() = 0;
+};
+
 class DriverApi {
  public:
   virtual ~DriverApi() = default;
@@ -124,6 +154,28 @@ class DriverApi {
   virtual Result<bool> domain_is_persistent(const DomainRef& dom) = 0;
   virtual Result<uint64_t> domain_get_max_memory(const DomainRef& dom) = 0;
   virtual Result<std::vector<DomainStatsRecord>> get_all_domain_stats(unsigned stats, unsigned flags) = 0;
+
+  // Streams and signals. OPEN_CONSOLE (virDomainOpenConsole: DEV_NAME none
+  // is the primary console; flags VIR_DOMAIN_CONSOLE_FORCE / _SAFE) and
+  // OPEN_CHANNEL (virDomainOpenChannel) attach PEER and return the sink for
+  // the client's bytes. The driver sends nothing on PEER before it returns
+  // (the RPC layer holds output back until its reply is out).
+  virtual Result<std::shared_ptr<StreamSink>> domain_open_console(const DomainRef&,
+                                                                  const std::optional<std::string>& /*dev_name*/,
+                                                                  unsigned /*flags*/, std::shared_ptr<StreamPeer>) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainOpenConsole"));
+  }
+  virtual Result<std::shared_ptr<StreamSink>> domain_open_channel(const DomainRef&,
+                                                                  const std::optional<std::string>& /*name*/,
+                                                                  unsigned /*flags*/, std::shared_ptr<StreamPeer>) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainOpenChannel"));
+  }
+  // virDomainSendProcessSignal: SIGNUM (virDomainProcessSignal, Linux
+  // numbering) to process PID of the guest.
+  virtual Status domain_send_process_signal(const DomainRef&, int64_t /*pid*/, unsigned /*signum*/,
+                                            unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainSendProcessSignal"));
+  }
 
   // Events: the driver calls every listener for each lifecycle event.
   using LifecycleListener = std::function<void(const DomainLifecycleEvent&)>;

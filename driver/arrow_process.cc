@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "driver/arrow_anotify.h"
+#include "driver/arrow_log.h"
 #include "driver/arrow_stream.h"
 #include "util/i18n.h"
 
@@ -124,6 +125,12 @@ void ArrowProcess::append_log(std::string_view text) {
   // Best effort: a full disk must not stop the Arrow.
   const ssize_t n = ::write(log_fd_.get(), text.data(), text.size());
   (void)n;
+  // Rotation by size (arrow_log.h); the log stays at the same path and fd.
+  const LogPolicy policy;
+  if (static_cast<uint64_t>(::lseek(log_fd_.get(), 0, SEEK_END)) > policy.max_bytes) {
+    Result<bool> rotated = log_rotate_if_needed(log_path_, policy);
+    if (rotated.ok() && rotated.value()) log_start_ = 0;
+  }
 }
 
 std::string ArrowProcess::log_tail() const {
@@ -383,6 +390,13 @@ Status ArrowProcess::console_write(std::span<const uint8_t> bytes) {
     return make_error(VIR_ERR_OPERATION_INVALID, fmt(_("the console of Arrow '%1$s' is closed"), name_.c_str()));
   }
   return console_->write(bytes);
+}
+
+Status ArrowProcess::signal_application(int signum) {
+  if (exited_ || !anotify_ || !anotify_->is_open()) {
+    return make_error(VIR_ERR_OPERATION_INVALID, fmt(_("Arrow '%1$s' is not running"), name_.c_str()));
+  }
+  return anotify_->send_signal(signum);
 }
 
 Result<std::unique_ptr<ArrowProcess>> ArrowProcess::adopt(pid_t pid, const std::string& name,

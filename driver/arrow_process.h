@@ -96,6 +96,9 @@ class ArrowProcess {
 
   // Writes to the guest console (virsh console input).
   Status console_write(std::span<const uint8_t> bytes);
+  // Asks ainit to send SIGNUM to the application's process group (Anotify
+  // SIGNAL); fails when the channel is closed.
+  Status signal_application(int signum);
 
  private:
   ArrowProcess() = default;

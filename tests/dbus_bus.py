@@ -75,6 +75,7 @@ class PrivateBus:
             pass
         self.proc.terminate()
         self.proc.wait(10)
+        self.proc.stdout.close()
 
 
 class Daemon:

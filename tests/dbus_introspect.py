@@ -86,11 +86,11 @@ class IntrospectionTest(unittest.TestCase):
         self.assertFalse(bool(props["Active"]))
         self.assertTrue(bool(props["Persistent"]))
         connect = self.bus.conn.get_object(NAME, "/org/libvirt/Arrow", introspect=False)
-        self.assertEqual([str(p) for p in connect.ListDomains(0, dbus_interface="org.libvirt.Connect")], [path])
+        self.assertEqual([str(p) for p in connect.ListDomains(dbus.UInt32(0), dbus_interface="org.libvirt.Connect")], [path])
 
         # A method on an Arrow that is not running: libvirt's error, as a D-Bus error.
         with self.assertRaises(dbus.DBusException) as cm:
-            obj.Destroy(0, dbus_interface="org.libvirt.Domain")
+            obj.Destroy(dbus.UInt32(0), dbus_interface="org.libvirt.Domain")
         self.assertEqual(cm.exception.get_dbus_name(), "org.libvirt.Error")
         self.assertIn("not running", cm.exception.get_dbus_message())
         conn.lookupByName("intro").undefine()

@@ -15,6 +15,7 @@
 namespace arrow::rpc {
 
 class Client;
+class ServerStream;
 struct ProcRow;
 
 // One event callback a client registered (CALLBACK_REGISTER_ANY, or the
@@ -34,6 +35,8 @@ struct ConnectionState {
   int next_callback_id = 0;     // monotonic, never reused on this connection
   std::map<int, EventRegistration> events;  // by callbackID
   std::string daemon_uri;       // arrow:///system or arrow:///session
+  // Open streams (consoles, channels) by the serial of their opening call.
+  std::map<uint32_t, std::shared_ptr<ServerStream>> streams;
 };
 
 // Answers one call exactly once, now or later. Copies share the call; the
@@ -78,6 +81,9 @@ class Call {
     return Responder(state_);
   }
   bool deferred() const { return deferred_; }
+  // The call's header and connection, for procedures that open a stream.
+  const MessageHeader& header() const { return state_->call; }
+  std::weak_ptr<Client> client() const { return state_->client; }
 
  private:
   std::shared_ptr<Responder::State> state_;

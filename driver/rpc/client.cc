@@ -8,6 +8,7 @@
 
 #include "driver/remote_procs.h"
 #include "driver/rpc/server.h"
+#include "driver/rpc/stream.h"
 #include "util/i18n.h"
 
 namespace arrow::rpc {
@@ -39,6 +40,9 @@ void Client::close(const char* why) {
   fd_.reset();
   outq_.clear();
   state_.events.clear();
+  auto streams = std::move(state_.streams);
+  state_.streams.clear();
+  for (auto& [serial, stream] : streams) stream->on_connection_closed();
   server_.forget(id_);  // may destroy *this once the caller's reference goes
 }
 
@@ -106,7 +110,13 @@ void Client::handle_frame(const uint8_t* data, size_t len) {
     return;
   }
   if (h.type == MessageType::Stream || h.type == MessageType::StreamHole) {
-    return;  // no streams are ever opened: late packets are dropped, as libvirtd does
+    // Packets for a stream that ended (or never was) are dropped, as libvirtd does.
+    auto it = state_.streams.find(h.serial);
+    if (h.prog != kRemoteProgram || it == state_.streams.end()) return;
+    std::shared_ptr<ServerStream> stream = it->second;
+    if (stream->on_client_frame(h, std::span<const uint8_t>(data + (len - in.remaining()), in.remaining())))
+      state_.streams.erase(h.serial);
+    return;
   }
   if (h.type != MessageType::Call || h.status != MessageStatus::Ok) {
     server_.warn("client %llu: unexpected message type %d", static_cast<unsigned long long>(id_),

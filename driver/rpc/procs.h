@@ -24,6 +24,7 @@ Status connect_is_secure(Call&, XdrWriter&);
 Status connect_get_lib_version(Call&, XdrWriter&);
 Status connect_get_sysinfo(Call&, XdrWriter&);
 Status node_get_cpu_map(Call&, XdrWriter&);
+Status secret_lookup_by_usage(Call&, XdrWriter&);
 Status connect_get_domain_capabilities(Call&, XdrWriter&);
 Status connect_register_close_callback(Call&, XdrWriter&);
 Status connect_unregister_close_callback(Call&, XdrWriter&);
@@ -77,5 +78,10 @@ Status domain_snapshot_num(Call&, XdrWriter&);
 Status domain_get_metadata(Call&, XdrWriter&);
 Status domain_get_job_info(Call&, XdrWriter&);
 Status connect_get_all_domain_stats(Call&, XdrWriter&);
+
+// Streams and signals (procs_stream.cc).
+Status domain_open_console(Call&, XdrWriter&);
+Status domain_open_channel(Call&, XdrWriter&);
+Status domain_send_process_signal(Call&, XdrWriter&);
 
 }  // namespace arrow::rpc::procs

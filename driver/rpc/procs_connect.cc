@@ -128,6 +128,16 @@ Status node_get_security_model(Call&, XdrWriter& ret) {
   return {};
 }
 
+// The daemon keeps no secrets: every lookup misses, with the code Nova's
+// Host.find_secret takes for "no such secret" (NO_SUPPORT would read as a fault).
+Status secret_lookup_by_usage(Call& call, XdrWriter&) {
+  call.args.i32();  // usageType
+  std::string usage_id = call.args.string(kStringMax);
+  TRY(decoded(call.args));
+  return make_error(VIR_ERR_NO_SECRET,
+                    fmt(_("no secret with matching usage '%1$s'"), usage_id.c_str()));
+}
+
 Status node_get_cpu_map(Call& call, XdrWriter& ret) {
   int need_map = call.args.i32();
   int need_online = call.args.i32();

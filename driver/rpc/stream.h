@@ -1,0 +1,59 @@
+// Server side of libvirt's stream protocol (shared/reference/libvirt-rpc.md
+// §5.5): one ServerStream per stream a client opened (console, channel),
+// tied to the serial and procedure of the opening call. It carries the
+// driver's output to the client as STREAM frames and hands the client's
+// STREAM frames (data, finish, abort) to the driver's StreamSink.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "driver/arrow_driver_api.h"
+#include "driver/rpc/protocol.h"
+
+namespace arrow::rpc {
+
+class Client;
+
+class ServerStream final : public StreamPeer, public std::enable_shared_from_this<ServerStream> {
+ public:
+  ServerStream(std::weak_ptr<Client> client, int proc, uint32_t serial);
+
+  // StreamPeer. Output before start() is held back, so that it follows the
+  // opening call's REPLY.
+  void send(std::span<const uint8_t> bytes) override;
+  void send_eof() override;
+  void abort(const Error& error) override;
+
+  // The driver's end; set once the open succeeded.
+  void set_sink(std::shared_ptr<StreamSink> sink) { sink_ = std::move(sink); }
+  // The REPLY is out: sends what was held back.
+  void start();
+
+  // A STREAM frame from the client for this stream. Returns true when the
+  // stream ended with it (finish or abort, confirmed with STREAM OK), so the
+  // connection can forget it.
+  bool on_client_frame(const MessageHeader& h, std::span<const uint8_t> payload);
+  // The connection closed: the sink hears of it once.
+  void on_connection_closed();
+
+  uint32_t serial() const { return serial_; }
+
+ private:
+  void emit(MessageStatus status, std::string_view payload);
+  void close_sink();
+
+  std::weak_ptr<Client> client_;
+  int proc_;
+  uint32_t serial_;
+  std::shared_ptr<StreamSink> sink_;
+  bool started_ = false;
+  bool ended_ = false;  // EOF or ERROR sent: nothing more goes out
+  std::string held_;    // output before start()
+  bool held_eof_ = false;
+  std::optional<Error> held_error_;
+};
+
+}  // namespace arrow::rpc
