@@ -17,10 +17,17 @@ using Uuid = std::array<uint8_t, 16>;
 enum class LifecycleAction { Destroy, Restart };
 
 // <filesystem type='mount' accessmode='passthrough'>: an Arrow Share over 9p.
+// With <transient/> or <upper dir=> it is a ShadowFS: the source is shared
+// read-only and an overlay in the guest sends every write to a per-Arrow
+// upper layer (a tmpfs, discarded at power-off, or the host directory
+// upper_dir, kept across restarts).
 struct Share {
   std::string source_dir;  // absolute host path
   std::string target_dir;  // absolute guest mount point
   bool readonly = false;
+  bool transient = false;  // <transient/>: ShadowFS with a tmpfs upper layer
+  std::string upper_dir;   // <upper dir=>: ShadowFS with this host directory as upper layer
+  bool shadow() const { return transient || !upper_dir.empty(); }
 };
 
 // <portForward proto='tcp' address='127.0.0.1'><range start= end= to=/>:

@@ -46,12 +46,6 @@ Status parse_fs_readonly(const xmlNode* n, Share& s) {
   return {};
 }
 
-const Rule<Share> kShareChildren[] = {
-    {"source", true, parse_fs_source},
-    {"target", true, parse_fs_target},
-    {"readonly", true, parse_fs_readonly},
-};
-
 // "/a//b/./c/" → "/a/b/c": the form in which two targets are compared.
 std::string normal_path(const std::string& p) {
   std::string out;
@@ -64,6 +58,49 @@ std::string normal_path(const std::string& p) {
     i = j + 1;
   }
   return out.empty() ? "/" : out;
+}
+
+// <transient/>: libvirt's name (from <disk>) for "writable, changes discarded
+// when the guest stops" — here a ShadowFS whose upper layer is a tmpfs.
+Status parse_fs_transient(const xmlNode* n, Share& s) {
+  TRY(check_attrs(n, {}));
+  TRY(leaf_text(n));
+  s.transient = true;
+  return {};
+}
+
+// <upper dir=>: a ShadowFS whose upper layer is this host directory, so
+// that the Arrow's writes survive a restart (overlayfs's own name).
+Status parse_fs_upper(const xmlNode* n, Share& s) {
+  s.upper_dir = TRY(dir_attr(n));
+  return {};
+}
+
+const Rule<Share> kShareChildren[] = {
+    {"source", true, parse_fs_source},
+    {"target", true, parse_fs_target},
+    {"readonly", true, parse_fs_readonly},
+    {"transient", true, parse_fs_transient},
+    {"upper", true, parse_fs_upper},
+};
+
+// A ShadowFS is writable by definition and has one upper layer, which must
+// not be the shared files themselves.
+Status check_shadow(const Share& s) {
+  if (s.shadow() && s.readonly)
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      _("element <readonly> in <filesystem> cannot be combined with <transient> or <upper>: a "
+                        "ShadowFS is writable (its source is never written)"));
+  if (s.transient && !s.upper_dir.empty())
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      _("element <upper> in <filesystem> cannot be combined with <transient>: the upper layer is "
+                        "either a tmpfs or a host directory"));
+  if (!s.upper_dir.empty() && normal_path(s.upper_dir) == normal_path(s.source_dir))
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      fmt(_("invalid value '%1$s' for attribute 'dir' of <upper>: the upper layer cannot be the "
+                            "<source> directory itself"),
+                          s.upper_dir.c_str()));
+  return {};
 }
 
 Status parse_filesystem(const xmlNode* n, ArrowDef& def) {
@@ -86,6 +123,7 @@ Status parse_filesystem(const xmlNode* n, ArrowDef& def) {
     return make_error(VIR_ERR_XML_ERROR, _("missing required element <source> in <filesystem>"));
   if (share.target_dir.empty())
     return make_error(VIR_ERR_XML_ERROR, _("missing required element <target> in <filesystem>"));
+  TRY(check_shadow(share));
   std::string t = normal_path(share.target_dir);
   if (t == "/" || t == "/proc" || t == "/sys" || t == "/dev")
     return make_error(VIR_ERR_CONFIG_UNSUPPORTED,

@@ -38,6 +38,8 @@ void format_share(XmlWriter& w, const Share& share) {
   w.open("source").attr("dir", share.source_dir).end_empty();
   w.open("target").attr("dir", share.target_dir).end_empty();
   if (share.readonly) w.open("readonly").end_empty();
+  if (share.transient) w.open("transient").end_empty();
+  if (!share.upper_dir.empty()) w.open("upper").attr("dir", share.upper_dir).end_empty();
   w.close("filesystem");
 }
 

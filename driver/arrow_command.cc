@@ -57,6 +57,14 @@ std::vector<Share> mount_order(const ArrowDef& def, const CommandContext& ctx) {
   return shares;
 }
 
+// arrow.share's third field (kernel/CMDLINE.md): ro, rw, or a ShadowFS —
+// "shadow" (tmpfs upper layer) or "shadow:upperN" (the share tagged upperN).
+std::string share_mode(const Share& s, size_t i) {
+  if (!s.upper_dir.empty()) return cmdline_escape(fmt("shadow:upper%zu", i));
+  if (s.transient) return "shadow";
+  return s.readonly ? "ro" : "rw";
+}
+
 std::string memory_option(uint64_t kib) {
   if (kib % 1024 == 0) return fmt("%lluM", static_cast<unsigned long long>(kib / 1024));
   return fmt("%lluK", static_cast<unsigned long long>(kib));
@@ -172,7 +180,7 @@ Result<std::string> build_kernel_cmdline(const ArrowDef& def, const CommandConte
   const std::vector<Share> shares = mount_order(def, ctx);
   for (size_t i = 0; i < shares.size(); i++) {
     out += fmt(" arrow.share=share%zu,%s,%s", i, cmdline_escape(shares[i].target_dir).c_str(),
-               shares[i].readonly ? "ro" : "rw");
+               share_mode(shares[i], i).c_str());
   }
   if (!def.interfaces.empty()) out += std::string(" arrow.net=") + kGuestNet;
   out += " arrow.host=" + cmdline_escape(def.name);
@@ -191,8 +199,27 @@ Result<std::string> build_kernel_cmdline(const ArrowDef& def, const CommandConte
   return out;
 }
 
+// microvm offers 8 virtio-mmio transports (measured with QEMU 7.2: a ninth
+// device finds "No 'virtio-bus' bus"); each virtio device takes one.
+constexpr size_t kMicrovmVirtioTransports = 8;
+
+Status check_virtio_devices(const ArrowDef& def, const std::vector<Share>& shares) {
+  size_t uppers = static_cast<size_t>(
+      std::count_if(shares.begin(), shares.end(), [](const Share& s) { return !s.upper_dir.empty(); }));
+  // virtio-serial (console and Anotify) and virtio-rng are always there.
+  size_t needed = 2 + shares.size() + uppers + def.interfaces.size();
+  if (needed <= kMicrovmVirtioTransports) return {};
+  return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                    fmt(_("Arrow '%1$s' needs %2$zu virtio devices (%3$zu 9p shares including the host's /usr unless "
+                          "a <filesystem> targets /usr, %4$zu <upper> layers, %5$zu <interface>, the console and "
+                          "the entropy source), over microvm's %6$zu: merge <filesystem> elements"),
+                        def.name.c_str(), needed, shares.size(), uppers, def.interfaces.size(),
+                        kMicrovmVirtioTransports));
+}
+
 Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const CommandContext& ctx) {
   TRY(check_machine(def));
+  TRY(check_virtio_devices(def, mount_order(def, ctx)));
   std::vector<std::string> argv;
   argv.push_back(def.emulator.empty() ? ctx.emulator : def.emulator);
   add_machine(argv, def, ctx);
@@ -202,11 +229,20 @@ Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const Comm
   add_chardevs(argv, ctx);
   const std::vector<Share> shares = mount_order(def, ctx);
   for (size_t i = 0; i < shares.size(); i++) {
+    // A ShadowFS's source is shared read-only: its writes go to the upper layer.
     add(argv, "-fsdev",
         fmt("local,id=fs%zu,path=%s,security_model=none%s", i, qemu_escape(shares[i].source_dir).c_str(),
-            shares[i].readonly ? ",readonly=on" : ""));
+            shares[i].readonly || shares[i].shadow() ? ",readonly=on" : ""));
     add(argv, "-device", fmt("virtio-9p-device,fsdev=fs%zu,mount_tag=share%zu", i, i));
+    if (shares[i].upper_dir.empty()) continue;
+    add(argv, "-fsdev",
+        fmt("local,id=upper%zu,path=%s,security_model=none", i, qemu_escape(shares[i].upper_dir).c_str()));
+    add(argv, "-device", fmt("virtio-9p-device,fsdev=upper%zu,mount_tag=upper%zu", i, i));
   }
+  // Entropy for the guest's getrandom() from the host's /dev/urandom
+  // (daemons seeding TLS or hash tables need not wait for the guest's own).
+  add(argv, "-object", "rng-random,filename=/dev/urandom,id=rng0");
+  add(argv, "-device", "virtio-rng-device,rng=rng0");
   for (size_t i = 0; i < def.interfaces.size(); i++) {
     const Interface& iface = def.interfaces[i];
     std::string netdev = fmt("user,id=net%zu", i);

@@ -22,6 +22,10 @@ struct ArrowConf {
   std::string initramfs;   // ainit's initramfs (initramfs.cpio)
   unsigned heartbeat_s = 10;         // expected Anotify heartbeat period
   unsigned shutdown_grace_ms = 10000;  // SIGTERM → SIGKILL grace given to ainit
+  // A guest silent on Anotify this long after QEMU started never booted and
+  // is stopped as failed. Generous: TCG on a busy host boots in seconds, not
+  // minutes. $ARROW_BOOT_TIMEOUT (seconds) overrides it in the daemon.
+  unsigned boot_timeout_s = 300;
 };
 
 // Where the kernel and initramfs are: $ARROW_KERNEL_DIR (the build tree, set

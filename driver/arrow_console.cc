@@ -60,8 +60,21 @@ class ConsoleHub::Session final : public StreamSink {
       : table_(std::move(table)), key_(std::move(key)), peer_(std::move(peer)), input_(std::move(input)) {}
 
   void on_data(std::span<const uint8_t> bytes) override {
+    if (!current()) return;
+    Entry& entry = (*table_.lock())[key_];
+    if (!entry.app_running) {
+      entry.typeahead.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      if (entry.typeahead.size() > kBacklogMax) entry.typeahead.resize(kBacklogMax);
+      return;
+    }
     // Typed while the Arrow restarts (no QEMU): lost, as on a real console.
-    if (current()) (void)input_(bytes);
+    (void)input_(bytes);
+  }
+
+  void flush_typeahead(Entry& entry) {
+    std::string held = std::move(entry.typeahead);
+    entry.typeahead.clear();
+    if (!held.empty() && peer_) (void)input_(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(held.data()), held.size()));
   }
 
   void on_closed() override {
@@ -136,6 +149,13 @@ void ConsoleHub::output(const std::string& key, std::span<const uint8_t> bytes) 
   }
   entry.backlog.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   if (entry.backlog.size() > kBacklogMax) entry.backlog.erase(0, entry.backlog.size() - kBacklogMax);
+}
+
+void ConsoleHub::set_app_running(const std::string& key, bool running) {
+  Entry& entry = (*table_)[key];
+  entry.app_running = running;
+  if (!running) entry.typeahead.clear();
+  if (running && entry.session) entry.session->flush_typeahead(entry);
 }
 
 void ConsoleHub::stopped(const std::string& key) {

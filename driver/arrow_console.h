@@ -53,6 +53,11 @@ class ConsoleHub {
                                              std::shared_ptr<StreamPeer> peer, InputFn input);
   // Guest console output of the Arrow KEY.
   void output(const std::string& key, std::span<const uint8_t> bytes);
+  // Whether the Arrow's application runs (Anotify APP_STARTED; false for a
+  // new QEMU). Input typed before it runs is kept and given to it then, as
+  // a terminal keeps typeahead: before, ainit has not yet set the console up
+  // (arrow.tty) and the guest would echo it in the wrong mode.
+  void set_app_running(const std::string& key, bool running);
   // The Arrow stopped: its session gets EOF, its backlog goes.
   void stopped(const std::string& key);
   bool attached(const std::string& key) const;
@@ -62,6 +67,8 @@ class ConsoleHub {
   struct Entry {
     std::shared_ptr<Session> session;  // null: nobody attached
     std::string backlog;
+    bool app_running = false;
+    std::string typeahead;  // input held until app_running
   };
   using Table = std::map<std::string, Entry>;
   // Shared with the sessions, which may outlive the hub (their streams

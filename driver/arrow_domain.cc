@@ -74,30 +74,21 @@ class ProcessLauncher final : public ArrowLauncher {
   void start(std::function<void(Status)> done) override {
     Result<CommandContext> ctx = context();
     if (!ctx.ok()) return done(ctx.error());
-    ArrowProcess::Callbacks cb;
-    cb.started = [this, done](const Status& st) {
-      if (!st.ok()) start_failed_ = true;
-      done(st);
-    };
-    cb.anotify = [this](const AnotifyEvent& ev) {
-      if (const auto* exited = std::get_if<AnotifyAppExited>(&ev)) {
-        app_exited_ = true;
-        if (events_.app_exited) events_.app_exited(exited->status, exited->signal);
-      } else if (events_.anotify) {
-        events_.anotify(ev);
-      }
-    };
-    cb.qmp_event = [this](const QmpEvent& ev) { note_qmp_event(ev); };
-    cb.console = [this](std::span<const uint8_t> bytes) {
-      if (events_.console) events_.console(bytes);
-    };
-    cb.exited = [this](const ProcessExit& exit) {
-      if (!start_failed_ && events_.exited) events_.exited(cause_of(exit));
-    };
     Result<std::unique_ptr<ArrowProcess>> process =
-        ArrowProcess::start(spec_.def, std::move(ctx.value()), spec_.run_dir, std::move(cb));
+        ArrowProcess::start(spec_.def, std::move(ctx.value()), spec_.run_dir, callbacks(done));
     if (!process.ok()) return done(process.error());
     process_ = std::move(process.value());
+  }
+
+  void adopt(int pid, std::function<void(Status)> done) override {
+    Result<std::unique_ptr<ArrowProcess>> process =
+        ArrowProcess::adopt(pid, spec_.def.name, RuntimePaths{spec_.run_dir}, spec_.log_path, callbacks(done));
+    if (!process.ok()) return done(process.error());
+    process_ = std::move(process.value());
+  }
+
+  void detach() override {
+    if (process_) process_->detach();
   }
 
   Status request_shutdown() override {
@@ -140,6 +131,30 @@ class ProcessLauncher final : public ArrowLauncher {
     return ctx;
   }
 
+  ArrowProcess::Callbacks callbacks(std::function<void(Status)> done) {
+    ArrowProcess::Callbacks cb;
+    cb.started = [this, done](const Status& st) {
+      if (!st.ok()) start_failed_ = true;
+      done(st);
+    };
+    cb.anotify = [this](const AnotifyEvent& ev) {
+      if (const auto* exited = std::get_if<AnotifyAppExited>(&ev)) {
+        app_exited_ = true;
+        if (events_.app_exited) events_.app_exited(exited->status, exited->signal);
+      } else if (events_.anotify) {
+        events_.anotify(ev);
+      }
+    };
+    cb.qmp_event = [this](const QmpEvent& ev) { note_qmp_event(ev); };
+    cb.console = [this](std::span<const uint8_t> bytes) {
+      if (events_.console) events_.console(bytes);
+    };
+    cb.exited = [this](const ProcessExit& exit) {
+      if (!start_failed_ && events_.exited) events_.exited(cause_of(exit));
+    };
+    return cb;
+  }
+
   void note_qmp_event(const QmpEvent& ev) {
     if (ev.kind == QmpEventKind::GuestPanicked) panicked_ = true;
     if (ev.kind != QmpEventKind::Shutdown) return;
@@ -153,7 +168,9 @@ class ProcessLauncher final : public ArrowLauncher {
     // Decided at exit, not at the QMP event: the Anotify report may be read
     // after the event (ArrowProcess drains it before reporting the exit).
     if (panicked_ || (guest_reset_ && !app_exited_ && !shutdown_requested_)) return ExitCause::Panicked;
-    bool clean = exit.status_known && WIFEXITED(exit.wait_status) && WEXITSTATUS(exit.wait_status) == 0;
+    // An adopted QEMU is no child of ours: its status is unknown, and the
+    // application's exit report is what tells a power-off from a crash.
+    bool clean = exit.status_known ? WIFEXITED(exit.wait_status) && WEXITSTATUS(exit.wait_status) == 0 : app_exited_;
     return clean ? ExitCause::Poweroff : ExitCause::Failed;
   }
 

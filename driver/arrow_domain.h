@@ -14,6 +14,7 @@
 
 #include "domain-xml/arrow_def.h"
 #include "anotify/anotify_decoder.h"
+#include "driver/arrow_boot_watch.h"
 #include "driver/arrow_driver_api.h"
 #include "driver/arrow_events.h"
 #include "driver/arrow_state.h"
@@ -78,6 +79,15 @@ class ArrowLauncher {
   virtual Status signal_application(int /*signum*/) {
     return make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running"));
   }
+  // Takes over QEMU PID, started by an earlier daemon whose runtime status
+  // named it (arrow_reconnect.h): reconnects its sockets and completes once
+  // QMP answers, with start()'s failure contract.
+  virtual void adopt(int /*pid*/, std::function<void(Status)> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT, _("this launcher cannot adopt a running QEMU")));
+  }
+  // Leaves QEMU running when the launcher is destroyed (daemon shutdown: the
+  // next daemon adopts it).
+  virtual void detach() {}
 };
 
 using LauncherFactory = std::function<std::unique_ptr<ArrowLauncher>(const LaunchSpec&, LaunchEvents)>;
@@ -86,7 +96,8 @@ using LauncherFactory = std::function<std::unique_ptr<ArrowLauncher>(const Launc
 LauncherFactory make_process_launcher_factory();
 
 // What a stop in progress was asked for, to tell the exit's meaning.
-enum class StopIntent { None, Destroy, Shutdown, Reboot };
+// BootTimeout: the boot watchdog stops a guest that never booted.
+enum class StopIntent { None, Destroy, Shutdown, Reboot, BootTimeout };
 
 class ArrowDomain {
  public:
@@ -111,6 +122,7 @@ class ArrowDomain {
   std::optional<int> last_exit_status;  // the application's, from Anotify
   int last_exit_signal = 0;
   AnotifyState anotify;  // what Anotify said about the current run
+  BootWatch boot_watch;  // armed from QEMU's start to the first Anotify message
   // Completions waiting for QEMU to go (destroy).
   std::vector<std::function<void(Status)>> stop_waiters;
 

@@ -95,11 +95,15 @@ ArrowDriver::ArrowDriver(ArrowConf conf, DriverOptions options) : conf_(std::mov
   if (!options_.log) options_.log = [](const std::string& line) { fprintf(stderr, "virtarrowd: %s\n", line.c_str()); };
 }
 
-// Running QEMUs die with the daemon for now (their launchers kill them);
-// reconnecting after a restart is a later step that reads the status files.
-// Dropping the launchers first breaks the domain <-> callback cycles.
+// Running QEMUs outlive the daemon: their launchers are detached, so QEMU,
+// its sockets, pid file and the runtime status stay for the next daemon to
+// adopt (reconnect_all). Dropping the launchers breaks the domain <->
+// callback cycles.
 ArrowDriver::~ArrowDriver() {
-  for (auto& [name, dom] : domains_) dom->launcher.reset();
+  for (auto& [name, dom] : domains_) {
+    if (dom->launcher) dom->launcher->detach();
+    dom->launcher.reset();
+  }
 }
 
 Status ArrowDriver::load() {
@@ -111,6 +115,7 @@ Status ArrowDriver::load() {
     DomainPtr dom = find_by_name(name);
     if (dom) dom->autostart = autostart_link_exists(conf_.config_dir, name);
   }
+  reconnect_all();  // before autostart: an adopted Arrow is not started again
   if (options_.autostart) autostart_all();
   return {};
 }
@@ -391,36 +396,14 @@ void ArrowDriver::start_job(const DomainPtr& dom, unsigned flags, Reply<DomainRe
 // Creates the launcher for DOM with ID and starts it; DONE gets the outcome
 // once the guest runs (state RUNNING/BOOTED set, status file written).
 void ArrowDriver::launch(const DomainPtr& dom, int id, std::function<void(Status)> done) {
-  LaunchSpec spec;
-  spec.def = dom->def;
-  spec.id = id;
-  spec.emulator = dom->def.emulator.empty() ? conf_.emulator : dom->def.emulator;
-  spec.kernel = dom->def.kernel.empty() ? conf_.kernel : dom->def.kernel;
-  spec.initramfs = conf_.initramfs;
-  spec.run_dir = conf_.run_dir + "/" + dom->name();
-  spec.log_path = conf_.log_dir + "/" + dom->name() + ".log";
-  Result<std::optional<unsigned>> heartbeat = metadata_heartbeat(dom->def);
-  if (!heartbeat.ok()) return done(heartbeat.error());
-  spec.heartbeat_s = heartbeat->value_or(conf_.heartbeat_s);
-  spec.shutdown_grace_ms = conf_.shutdown_grace_ms;
-  dom->anotify.new_run(spec.heartbeat_s, dom->active() && id == dom->id);
-  std::weak_ptr<ArrowDomain> weak = dom;
-  LaunchEvents events;
-  events.app_exited = [this, weak](int status, int signal) {
-    if (DomainPtr d = weak.lock()) on_app_exited(d, status, signal);
-  };
-  events.anotify = [this, weak](const AnotifyEvent& ev) {
-    if (DomainPtr d = weak.lock()) on_anotify(d, ev);
-  };
-  events.exited = [this, weak](ExitCause cause) {
-    if (DomainPtr d = weak.lock()) on_exited(d, cause);
-  };
-  events.console = [this, weak](std::span<const uint8_t> bytes) {
-    if (DomainPtr d = weak.lock()) consoles_.output(uuid_format(d->def.uuid), bytes);
-  };
-  dom->launcher = options_.launcher_factory(spec, std::move(events));
+  Result<std::unique_ptr<ArrowLauncher>> launcher = make_launcher(dom, id);
+  if (!launcher.ok()) return done(launcher.error());
+  dom->anotify.new_run(dom->anotify.heartbeat_s, dom->active() && id == dom->id);
+  consoles_.set_app_running(uuid_format(dom->def.uuid), false);
+  dom->launcher = std::move(launcher.value());
   dom->launcher->start([this, dom, id, done](Status st) {
     if (!st.ok()) {
+      note_in_log(dom, fmt(_("cannot start Arrow '%1$s': %2$s"), dom->name().c_str(), st.error().message.c_str()));
       retire_launcher(dom);
       return done(st);
     }
@@ -430,8 +413,44 @@ void ArrowDriver::launch(const DomainPtr& dom, int id, std::function<void(Status
     dom->qemu_start_ticks = ps.ok() ? ps->start_ticks : 0;
     dom->set_state(ArrowState::Running, VIR_DOMAIN_RUNNING_BOOTED);
     write_status(dom);
+    arm_boot_timer(dom);
     done({});
   });
+}
+
+// The launcher for DOM's QEMU with ID (not started), its events wired to the
+// driver. Sets the heartbeat period of this run in dom->anotify.
+Result<std::unique_ptr<ArrowLauncher>> ArrowDriver::make_launcher(const DomainPtr& dom, int id) {
+  LaunchSpec spec;
+  spec.def = dom->def;
+  spec.id = id;
+  spec.emulator = dom->def.emulator.empty() ? conf_.emulator : dom->def.emulator;
+  spec.kernel = dom->def.kernel.empty() ? conf_.kernel : dom->def.kernel;
+  spec.initramfs = conf_.initramfs;
+  spec.run_dir = conf_.run_dir + "/" + dom->name();
+  spec.log_path = conf_.log_dir + "/" + dom->name() + ".log";
+  std::optional<unsigned> heartbeat = TRY(metadata_heartbeat(dom->def));
+  spec.heartbeat_s = heartbeat.value_or(conf_.heartbeat_s);
+  spec.shutdown_grace_ms = conf_.shutdown_grace_ms;
+  dom->anotify.heartbeat_s = spec.heartbeat_s;
+  std::weak_ptr<ArrowDomain> weak = dom;
+  LaunchEvents events;
+  events.app_exited = [this, weak](int status, int signal) {
+    if (DomainPtr d = weak.lock()) on_app_exited(d, status, signal);
+  };
+  events.anotify = [this, weak](const AnotifyEvent& ev) {
+    DomainPtr d = weak.lock();
+    if (!d) return;
+    on_anotify(d, ev);
+    if (std::holds_alternative<AnotifyAppStarted>(ev)) consoles_.set_app_running(uuid_format(d->def.uuid), true);
+  };
+  events.exited = [this, weak](ExitCause cause) {
+    if (DomainPtr d = weak.lock()) on_exited(d, cause);
+  };
+  events.console = [this, weak](std::span<const uint8_t> bytes) {
+    if (DomainPtr d = weak.lock()) consoles_.output(uuid_format(d->def.uuid), bytes);
+  };
+  return options_.launcher_factory(spec, std::move(events));
 }
 
 // STARTED/BOOTED waits for the application (Anotify APP_STARTED), except
@@ -576,6 +595,7 @@ void ArrowDriver::domain_resume(const DomainRef& ref, Reply<void> done) {
 // --- Events from the engine -------------------------------------------------
 
 void ArrowDriver::on_app_exited(const DomainPtr& dom, int status, int signal) {
+  dom->boot_watch.stop();
   dom->last_exit_status = status;
   dom->last_exit_signal = signal;
   dom->anotify.watch.stop();
@@ -598,6 +618,7 @@ void ArrowDriver::on_app_exited(const DomainPtr& dom, int status, int signal) {
 // ended is a crash of the Arrow: on_crash applies.
 void ArrowDriver::on_exited(const DomainPtr& dom, ExitCause cause) {
   retire_launcher(dom);
+  dom->boot_watch.stop();
   dom->anotify.watch.stop();
   StopIntent intent = dom->stop_intent;
   dom->stop_intent = StopIntent::None;
@@ -616,6 +637,8 @@ void ArrowDriver::on_exited(const DomainPtr& dom, ExitCause cause) {
     emit(dom, VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_CRASHED);
     return restart_in_place(dom, next_id_++);
   }
+  if (intent == StopIntent::BootTimeout)
+    return stopped(dom, VIR_DOMAIN_SHUTOFF_FAILED, VIR_DOMAIN_EVENT_STOPPED_FAILED);
   if (intent == StopIntent::Destroy || cause == ExitCause::Killed) {
     stopped(dom, VIR_DOMAIN_SHUTOFF_DESTROYED, VIR_DOMAIN_EVENT_STOPPED_DESTROYED);
     return;
@@ -781,6 +804,8 @@ Result<std::string> ArrowDriver::domain_capabilities_xml(const std::string& emul
 Result<std::unique_ptr<DriverApi>> make_arrow_driver(const DaemonPaths& paths) {
   ArrowConf conf = arrow_conf_new(paths.config_dir, paths.state_dir, paths.log_dir);
   conf.uri = paths.uri;
+  if (const char* t = g_getenv("ARROW_BOOT_TIMEOUT"); t && g_ascii_strtoull(t, nullptr, 10) > 0)
+    conf.boot_timeout_s = static_cast<unsigned>(g_ascii_strtoull(t, nullptr, 10));
   DriverOptions options;
   options.launcher_factory = make_process_launcher_factory();
   auto driver = std::make_unique<ArrowDriver>(std::move(conf), std::move(options));

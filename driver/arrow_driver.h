@@ -18,6 +18,7 @@
 #include "driver/arrow_driver_api.h"
 #include "driver/arrow_events.h"
 #include "driver/arrow_persist.h"
+#include "driver/arrow_reconnect.h"
 
 namespace arrow {
 
@@ -121,6 +122,17 @@ class ArrowDriver final : public DriverApi {
   // Lifecycle steps (run inside a job).
   void start_job(const DomainPtr& dom, unsigned flags, Reply<DomainRef> done);
   void launch(const DomainPtr& dom, int id, std::function<void(Status)> done);
+  Result<std::unique_ptr<ArrowLauncher>> make_launcher(const DomainPtr& dom, int id);
+  // Restart survival (arrow_reconnect.cc): adopt the QEMUs that the runtime
+  // status files name, clean up after those that died.
+  void reconnect_all();
+  void reconnect(const std::string& name, RuntimeStatus st);
+  // The boot watchdog: a guest that sends no Anotify message within
+  // conf_.boot_timeout_s of its start is stopped as failed.
+  void arm_boot_timer(const DomainPtr& dom);
+  void on_boot_timeout(const DomainPtr& dom);
+  // Appends "== TEXT ==" to DOM's log file: why it failed, where users look.
+  void note_in_log(const DomainPtr& dom, const std::string& text);
   void after_start(const DomainPtr& dom, bool paused, Reply<DomainRef> done);
   void finish_job(const DomainPtr& dom);
   void on_app_exited(const DomainPtr& dom, int status, int signal);

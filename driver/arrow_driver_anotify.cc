@@ -62,6 +62,7 @@ void ArrowDriver::on_heartbeat_missed(const DomainPtr& dom) {
 
 // APP_EXITED arrives through LaunchEvents::app_exited (on_app_exited).
 void ArrowDriver::on_anotify(const DomainPtr& dom, const AnotifyEvent& msg) {
+  dom->boot_watch.stop();  // any message at all: ainit runs, the guest booted
   if (const auto* started = std::get_if<AnotifyAppStarted>(&msg)) return on_app_started(dom, started->pid);
   if (const auto* oom = std::get_if<AnotifyOutOfMemory>(&msg)) {
     dom->anotify.oom = true;

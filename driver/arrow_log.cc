@@ -20,38 +20,22 @@ Error log_error(const char* what, const std::string& path, int err) {
                                               std::strerror(err)));
 }
 
-// Copies all of FROM into a new file TO (replaced if there), in the kernel.
-Status copy_file(int from, const std::string& to_path, uint64_t size) {
-  const std::string tmp = to_path + ".tmp";
-  UniqueFd to(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!to.valid()) return log_error("create", tmp, errno);
-  loff_t in_off = 0;
-  while (static_cast<uint64_t>(in_off) < size) {
-    ssize_t n = ::copy_file_range(from, &in_off, to.get(), nullptr, size - in_off, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return log_error("copy", tmp, errno);
-    if (n == 0) break;  // shrank meanwhile
-  }
-  if (::rename(tmp.c_str(), to_path.c_str()) < 0) return log_error("rename", tmp, errno);
-  return {};
-}
-
 }  // namespace
 
 Result<bool> log_rotate_if_needed(const std::string& path, const LogPolicy& policy) {
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-  if (!fd.valid()) return errno == ENOENT ? Result<bool>(false) : Result<bool>(log_error("open", path, errno));
   struct stat st;
-  if (::fstat(fd.get(), &st) < 0) return log_error("inspect", path, errno);
+  if (::stat(path.c_str(), &st) < 0) return errno == ENOENT ? Result<bool>(false) : Result<bool>(log_error("inspect", path, errno));
   if (static_cast<uint64_t>(st.st_size) <= policy.max_bytes) return false;
-  if (policy.keep > 0) {
-    for (unsigned n = policy.keep; n > 1; n--) {
-      const std::string older = fmt("%s.%u", path.c_str(), n - 1), newer = fmt("%s.%u", path.c_str(), n);
-      if (::rename(older.c_str(), newer.c_str()) < 0 && errno != ENOENT) return log_error("rotate", older, errno);
-    }
-    TRY(copy_file(fd.get(), path + ".1", static_cast<uint64_t>(st.st_size)));
+  if (policy.keep == 0) {
+    if (::truncate(path.c_str(), 0) < 0) return log_error("truncate", path, errno);
+    return true;
   }
-  if (::ftruncate(fd.get(), 0) < 0) return log_error("truncate", path, errno);
+  for (unsigned n = policy.keep; n > 1; n--) {
+    const std::string older = fmt("%s.%u", path.c_str(), n - 1), newer = fmt("%s.%u", path.c_str(), n);
+    if (::rename(older.c_str(), newer.c_str()) < 0 && errno != ENOENT) return log_error("rotate", older, errno);
+  }
+  const std::string first = path + ".1";
+  if (::rename(path.c_str(), first.c_str()) < 0) return log_error("rotate", path, errno);
   return true;
 }
 
@@ -91,16 +75,20 @@ bool LogReader::pump() {
   if (!peer_) return false;
   // Asked before reading, so that nothing written before the stop is missed.
   const bool more_may_come = follow_ && running_ && running_();
-  UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
-  struct stat st;
-  if (fd.valid() && ::fstat(fd.get(), &st) == 0) {
-    if (static_cast<uint64_t>(st.st_size) < offset_) offset_ = 0;  // rotated
+  for (;;) {
+    if (!fd_.valid()) fd_.reset(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd_.valid()) break;
     char buf[65536];
-    for (ssize_t n; (n = ::pread(fd.get(), buf, sizeof buf, static_cast<off_t>(offset_))) > 0;) {
-      offset_ += static_cast<uint64_t>(n);
+    ssize_t n;
+    while ((n = ::read(fd_.get(), buf, sizeof buf)) > 0) {
       peer_->send(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(buf), static_cast<size_t>(n)));
       if (!peer_) return false;
     }
+    // Read to its end: if the log was rotated meanwhile, the rest is in the
+    // new file at PATH; the file read so far is now NAME.log.1.
+    struct stat now, mine;
+    if (::stat(path_.c_str(), &now) < 0 || ::fstat(fd_.get(), &mine) < 0 || now.st_ino == mine.st_ino) break;
+    fd_.reset();
   }
   if (more_may_come) return true;
   std::shared_ptr<StreamPeer> peer = std::move(peer_);

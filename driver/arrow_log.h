@@ -17,6 +17,7 @@
 #include <string>
 
 #include "driver/arrow_driver_api.h"
+#include "util/fd.h"
 #include "util/result.h"
 
 namespace arrow {
@@ -30,10 +31,12 @@ struct LogPolicy {
 inline constexpr const char* kLogMark = "== ";
 
 // Rotates PATH when it is larger than POLICY.max_bytes: NAME.log.N-1 →
-// NAME.log.N …, a copy of NAME.log → NAME.log.1, then NAME.log is truncated
-// in place, so descriptors opened with O_APPEND (QEMU's) write on at its new
-// start. Returns true when it rotated. Bytes written between the copy and
-// the truncation are lost (a few, at most: the daemon writes synchronously).
+// NAME.log.N …, NAME.log → NAME.log.1 (renames only: the daemon's main loop
+// must not stall on a copy while QEMU's console output waits, since QEMU
+// drops console output it cannot write at once). Returns true when it
+// rotated; the caller then opens PATH afresh. Descriptors already open on
+// the old file (QEMU's stderr and serial console) go on writing into it,
+// now NAME.log.1. KEEP = 0 truncates in place instead.
 Result<bool> log_rotate_if_needed(const std::string& path, const LogPolicy& policy);
 
 // The channel name `arrow logs` opens; with the ".follow" suffix the stream
@@ -43,7 +46,7 @@ inline constexpr const char* kLogChannelFollow = "org.arrow.log.follow";
 
 // Streams a log file to a client: what it holds, then (when following) what
 // is appended, polled every 200 ms, until RUNNING() says the Arrow stopped;
-// then EOF. A rotation (the file shrank) restarts from its beginning.
+// then EOF. Across a rotation it reads the old file to its end, then the new.
 class LogReader final : public StreamSink, public std::enable_shared_from_this<LogReader> {
  public:
   static std::shared_ptr<LogReader> start(std::string path, bool follow, std::function<bool()> running,
@@ -62,7 +65,7 @@ class LogReader final : public StreamSink, public std::enable_shared_from_this<L
   bool follow_ = false;
   std::function<bool()> running_;
   std::shared_ptr<StreamPeer> peer_;
-  uint64_t offset_ = 0;
+  UniqueFd fd_;  // the file being read (kept across a rotation until read out)
   guint timer_ = 0;
 };
 

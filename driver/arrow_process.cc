@@ -129,7 +129,12 @@ void ArrowProcess::append_log(std::string_view text) {
   const LogPolicy policy;
   if (static_cast<uint64_t>(::lseek(log_fd_.get(), 0, SEEK_END)) > policy.max_bytes) {
     Result<bool> rotated = log_rotate_if_needed(log_path_, policy);
-    if (rotated.ok() && rotated.value()) log_start_ = 0;
+    if (rotated.ok() && rotated.value()) {
+      log_fd_.reset(::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+      log_start_ = 0;
+      append_log(fmt("== log rotated %s: QEMU's own messages of this run go on in the older file ==\n",
+                     now_text().c_str()));
+    }
   }
 }
 

@@ -17,6 +17,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define CONSOLE "/dev/hvc0"
@@ -141,6 +142,23 @@ static int describe_failure(const struct ainit_config *cfg, const struct launch_
   return 126;
 }
 
+/* arrow.tty=pipe: the host end is a pipe or file, not a terminal. Output
+ * leaves as written (no \n -> \r\n), input is not echoed and no character
+ * raises a signal (the host forwards signals itself); input stays canonical
+ * so that ^D, the only special character left, can end it (read returns 0),
+ * which a raw tty could not express. */
+static void console_pipe_mode(int fd) {
+  struct termios t;
+  if (tcgetattr(fd, &t) < 0) return;
+  t.c_oflag &= ~(tcflag_t)OPOST;
+  t.c_iflag &= ~(tcflag_t)(ICRNL | INLCR | IGNCR | IXON | IXOFF | ISTRIP);
+  t.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL | ECHOCTL | ISIG | IEXTEN);
+  t.c_lflag |= ICANON;
+  for (int i = 0; i < NCCS; i++)
+    if (i != VEOF && i != VMIN && i != VTIME) t.c_cc[i] = _POSIX_VDISABLE;
+  tcsetattr(fd, TCSANOW, &t);
+}
+
 /* In the child: a new session whose controlling terminal is the console,
  * the user's identity, the working directory, then the application. */
 static void __attribute__((noreturn)) child(const struct ainit_config *cfg, char **argv,
@@ -153,6 +171,7 @@ static void __attribute__((noreturn)) child(const struct ainit_config *cfg, char
   int fd = open(CONSOLE, O_RDWR);
   if (fd >= 0) {
     ioctl(fd, TIOCSCTTY, 0);
+    if (cfg->tty_pipe) console_pipe_mode(fd);
     dup2(fd, 0);
     dup2(fd, 1);
     dup2(fd, 2);
@@ -350,6 +369,7 @@ static void setup(struct ainit *s, uint64_t boot_ms) {
   if (!cmdline) fatal(s, "cannot read /proc/cmdline");
   if (ainit_parse_cmdline(cmdline, &s->cfg, err, sizeof err)) fatal(s, err);
   setup_clock(&s->cfg);
+  setup_limits();
   if (setup_shares(&s->cfg, err, sizeof err) || setup_etc(&s->cfg, err, sizeof err) ||
       setup_network(&s->cfg, err, sizeof err))
     fatal(s, err);

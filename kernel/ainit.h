@@ -19,6 +19,8 @@ struct ainit_share {
   char *tag;        /* virtio-9p mount tag */
   char *path;       /* absolute mount point in the guest */
   int readonly;
+  int shadow;       /* ShadowFS: tag mounted read-only under a writable overlay */
+  char *upper_tag;  /* ShadowFS upper layer: a 9p tag, or NULL for a tmpfs */
 };
 
 /* What kernel/CMDLINE.md's arrow.* tokens say. Every string is owned by the
@@ -44,6 +46,7 @@ struct ainit_config {
   char *host;                 /* arrow.host, NULL when absent */
   unsigned hb;                /* arrow.hb seconds, 0 = off */
   uint64_t time_ms;           /* arrow.time: host's Unix time in ms, 0 when absent */
+  int tty_pipe;               /* arrow.tty=pipe: the console's host side is no terminal */
 };
 
 /* Decodes the arrow.* tokens of a kernel command line into cfg (which it

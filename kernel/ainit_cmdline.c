@@ -118,13 +118,27 @@ static int apply_group(struct ainit_config *cfg, char **f) {
   return 0;
 }
 
+/* MODE: ro, rw, shadow (ShadowFS over a tmpfs) or shadow:TAG (ShadowFS whose
+ * upper layer is the 9p share TAG). */
 static int apply_share(struct ainit_config *cfg, char **f) {
-  int ro = strcmp(f[2], "ro") == 0;
-  if ((!ro && strcmp(f[2], "rw") != 0) || f[0][0] == '\0' || f[1][0] != '/') return -1;
-  struct ainit_share *grown = realloc(cfg->shares, (cfg->nshares + 1) * sizeof *grown);
-  if (!grown) return -1;
+  int ro = strcmp(f[2], "ro") == 0, shadow = 0;
+  char *upper = NULL;
+  if (strcmp(f[2], "shadow") == 0) {
+    shadow = 1;
+  } else if (strncmp(f[2], "shadow:", 7) == 0 && f[2][7]) {
+    shadow = 1;
+    if (!(upper = strdup(f[2] + 7))) return -1;
+  } else if (!ro && strcmp(f[2], "rw") != 0) {
+    return -1;
+  }
+  struct ainit_share *grown = NULL;
+  if (f[0][0] == '\0' || f[1][0] != '/' ||
+      !(grown = realloc(cfg->shares, (cfg->nshares + 1) * sizeof *grown))) {
+    free(upper);
+    return -1;
+  }
   cfg->shares = grown;
-  grown[cfg->nshares++] = (struct ainit_share){f[0], f[1], ro};
+  grown[cfg->nshares++] = (struct ainit_share){f[0], f[1], ro, shadow, upper};
   free(f[2]);
   return 0;
 }
@@ -151,7 +165,7 @@ static const struct {
 } field_keys[] = {
   {"user", 4, apply_user, "NAME,UID,GID,HOME"},
   {"group", 2, apply_group, "NAME,GID"},
-  {"share", 3, apply_share, "TAG,MOUNTPOINT,ro|rw"},
+  {"share", 3, apply_share, "TAG,MOUNTPOINT,ro|rw|shadow[:TAG]"},
   {"net", 3, apply_net, "ADDR/PREFIX,GATEWAY,DNS"},
 };
 
@@ -171,7 +185,7 @@ static int apply_fields(struct ainit_config *cfg, const char *key, const char *v
 }
 
 static int is_value_key(const char *key) {
-  static const char *const keys[] = {"v", "hb", "time", "init", "dir", "host", "arg", "env"};
+  static const char *const keys[] = {"v", "hb", "time", "tty", "init", "dir", "host", "arg", "env"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if (strcmp(key, keys[i]) == 0) return 1;
   return 0;
@@ -191,6 +205,12 @@ static int apply_value(struct ainit_config *cfg, const char *key, char *val) {
     if (bad) return -1;
     cfg->hb = n;
     return 0;
+  }
+  if (strcmp(key, "tty") == 0) {
+    int known = strcmp(val, "tty") == 0 || strcmp(val, "pipe") == 0;
+    cfg->tty_pipe = strcmp(val, "pipe") == 0;
+    free(val);
+    return known ? 0 : -1;
   }
   if (strcmp(key, "time") == 0) {
     int bad = parse_u64(val, &cfg->time_ms);
@@ -280,6 +300,7 @@ void ainit_config_free(struct ainit_config *cfg) {
   for (size_t i = 0; i < cfg->nshares; i++) {
     free(cfg->shares[i].tag);
     free(cfg->shares[i].path);
+    free(cfg->shares[i].upper_tag);
   }
   free(cfg->args);
   free(cfg->env);

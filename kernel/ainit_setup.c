@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -90,12 +91,19 @@ int setup_shares(const struct ainit_config *cfg, char *err, size_t errlen) {
   static const char *const merged[] = {"bin", "sbin", "lib", "lib64"};
   for (size_t i = 0; i < cfg->nshares; i++) {
     const struct ainit_share *s = &cfg->shares[i];
-    char opts[128];
+    char opts[128], opts_rw[128];
     snprintf(opts, sizeof opts, "trans=virtio,version=9p2000.L,msize=%d,cache=%s",
-             NINEP_MSIZE, s->readonly ? NINEP_CACHE_RO : NINEP_CACHE_RW);
+             NINEP_MSIZE, s->readonly || s->shadow ? NINEP_CACHE_RO : NINEP_CACHE_RW);
     if (mkdir_p(s->path, 0755) < 0)
       return FAIL("arrow.share %s: cannot create mount point %s: %s", s->tag, s->path,
                   strerror(errno));
+    if (s->shadow) {
+      /* the lower layer never changes under the Arrow: cached like a read-only share */
+      snprintf(opts_rw, sizeof opts_rw, "trans=virtio,version=9p2000.L,msize=%d,cache=%s",
+               NINEP_MSIZE, NINEP_CACHE_RW);
+      if (setup_shadow(s, (unsigned)i, opts, opts_rw, err, errlen)) return -1;
+      continue;
+    }
     if (mount(s->tag, s->path, "9p", s->readonly ? MS_RDONLY : 0, opts) < 0)
       return FAIL("arrow.share %s: mount on %s: %s", s->tag, s->path, strerror(errno));
   }
@@ -226,6 +234,20 @@ int setup_network(const struct ainit_config *cfg, char *err, size_t errlen) {
   if (r == 0 && cfg->has_net && cfg->gateway[0]) r = default_route(sock, cfg->gateway, err, errlen);
   close(sock);
   return r;
+}
+
+/* The kernel's default of 1024 open files (hard 4096) is a login
+ * session's; daemons expect a service manager's larger limit (Redis asks
+ * for maxclients+32 = 10032 and otherwise shrinks maxclients). Soft 65536:
+ * enough for such daemons, while programs that close every possible fd
+ * before exec (a loop to the soft limit, slow under TCG) stay quick; hard:
+ * the kernel's nr_open, so an application may raise it further itself. */
+#define AINIT_NOFILE_SOFT 65536
+#define AINIT_NOFILE_HARD 1048576
+
+void setup_limits(void) {
+  struct rlimit rl = {AINIT_NOFILE_SOFT, AINIT_NOFILE_HARD};
+  if (setrlimit(RLIMIT_NOFILE, &rl) < 0) ainit_log("setrlimit RLIMIT_NOFILE: %s", strerror(errno));
 }
 
 void setup_clock(const struct ainit_config *cfg) {

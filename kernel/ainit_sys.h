@@ -23,8 +23,18 @@ int setup_shares(const struct ainit_config *cfg, char *err, size_t errlen);
 int setup_etc(const struct ainit_config *cfg, char *err, size_t errlen);
 /* The wall clock from arrow.time (nothing else sets it under TCG). */
 void setup_clock(const struct ainit_config *cfg);
+/* Resource limits the application inherits (RLIMIT_NOFILE). Never fails. */
+void setup_limits(void);
 /* lo, and eth0 with a default route when arrow.net is given (ioctls only). */
 int setup_network(const struct ainit_config *cfg, char *err, size_t errlen);
+
+/* --- ainit_shadow.c --- */
+
+/* ShadowFS: share s (index: its position, for a scratch name) as an overlay
+ * on s->path, its 9p tag the read-only lower layer (mounted with opts_ro),
+ * the upper layer a tmpfs or the 9p share s->upper_tag (opts_rw). */
+int setup_shadow(const struct ainit_share *s, unsigned index, const char *opts_ro,
+                 const char *opts_rw, char *err, size_t errlen);
 
 /* --- ainit_anotify.c: the guest end of the Anotify port. --- */
 

@@ -274,6 +274,8 @@ def init_host(nova):
             return f"error {e.get_error_code()}, an empty list for Nova"
 
     def resources():
+        # Not called: getCPUModelNames (Nova never calls it) and getCPUStats
+        # (only for the optional cpu.virt_driver compute monitor).
         conn = nova.get_connection
         cpus, cpumap, online = conn().getCPUMap()
         check(cpus > 0 and online > 0 and any(cpumap), f"getCPUMap {cpus} {online}")

@@ -72,10 +72,18 @@ def start_xvfb(log):
     return xvfb, f":{number}"
 
 
-def screenshot(display, env):
+def unexpected_tracebacks(text):
+    """The log records holding a traceback, except the one expected: virt-manager
+    tries to define a default storage pool on every connect and logs the
+    (tolerated) NO_SUPPORT with its traceback."""
+    records = re.split(r"\n(?=\[)", text)
+    return [r for r in records if "Traceback" in r and "Error building default pool" not in r]
+
+
+def screenshot(display, env, name):
     outdir = os.path.join(at.BUILDDIR, "tests", "artefacts")
     os.makedirs(outdir, exist_ok=True)
-    path = os.path.join(outdir, "virt_manager.png")
+    path = os.path.join(outdir, name)
     r = subprocess.run(["/usr/bin/python3", "-c", SCREENSHOT, path], env=dict(env, DISPLAY=display),
                        capture_output=True, text=True, timeout=30)
     saved = r.returncode == 0 and os.path.exists(path) and os.path.getsize(path) > 0
@@ -83,8 +91,7 @@ def screenshot(display, env):
 
 
 def main():
-    missing = [p for p in (VIRT_MANAGER, shutil.which("Xvfb"), shutil.which("dbus-run-session")) if not p]
-    if not os.path.exists(VIRT_MANAGER) or missing:
+    if not (os.path.exists(VIRT_MANAGER) and shutil.which("Xvfb") and shutil.which("dbus-run-session")):
         print("SKIP: virt-manager, Xvfb or dbus-run-session is not installed "
               "(Debian: virt-manager xvfb dbus)")
         sys.exit(77)
@@ -98,7 +105,7 @@ def main():
     xvfb = vmm = None
     try:
         conn = libvirt.open(d.uri)
-        conn.defineXML(at.domain_xml("arrow-idle", "/bin/true"))
+        conn.defineXML(at.domain_xml("arrow-idle", "/bin/sleep", ["1000"]))
         conn.defineXML(at.domain_xml("arrow-run", "/bin/sleep", ["1000"])).create()
 
         xvfb, display = start_xvfb(xlog)
@@ -137,18 +144,26 @@ def main():
         T.check(logged(r"domain=arrow-new status=Shutoff added", 30, "arrow-new"),
                 "an Arrow defined by another client appears in virt-manager")
         conn.lookupByName("arrow-new").undefine()
-        T.check(logged(r"domain lifecycle event: domain=arrow-new Undefined", 30, "undefined event"),
-                "virt-manager hears that arrow-new was undefined")
-        conn.lookupByName("arrow-run").destroy()
-        T.check(logged(r"domain lifecycle event: domain=arrow-run Stopped", 30, "stopped event"),
-                "virt-manager hears that arrow-run stopped")
+        T.check(logged(r"domain=arrow-new removed", 30, "arrow-new removed"),
+                "an Arrow undefined by another client leaves virt-manager")
+        time.sleep(4)  # more 3-second ticks: a fault in the stats path would close the connection
+        screenshot(display, env, "virt_manager.png")  # arrow-run shown Running
 
-        time.sleep(4)  # one more 3-second tick: a fault in the stats path would close the connection
-        text = log()
+        conn.lookupByName("arrow-run").destroy()
+        T.check(logged(r"domain lifecycle event: domain=arrow-run state=VIR_DOMAIN_EVENT_STOPPED", 30,
+                       "the STOPPED event"), "virt-manager hears that arrow-run stopped")
+        conn.lookupByName("arrow-idle").create()
+        T.check(logged(r"domain lifecycle event: domain=arrow-idle state=VIR_DOMAIN_EVENT_STARTED", 30,
+                       "the STARTED event"), "virt-manager hears that arrow-idle started")
+        time.sleep(4)
+        screenshot(display, env, "virt_manager-after.png")  # arrow-run Shutoff, arrow-idle Running
         T.check(vmm.proc.poll() is None, "virt-manager is still running")
-        T.check(not re.search(r"Blacklisting domain|changed to state=Disconnected|Traceback", text),
-                "no domain hidden, no disconnection, no traceback in virt-manager's log")
-        screenshot(display, env)
+        T.check(not re.search(r"Blacklisting domain|changed to state=Disconnected", log()),
+                "no Arrow hidden (denylisted) and no disconnection")
+        unexpected = unexpected_tracebacks(log())
+        T.check(not unexpected, "no traceback in virt-manager's log but the default storage pool's")
+        for record in unexpected:
+            print("#   " + record.replace("\n", "\n#   "))
         conn.close()
     except Exception as e:
         T.check(False, f"unexpected {type(e).__name__}: {e}")
