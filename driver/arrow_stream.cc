@@ -44,8 +44,16 @@ void FdStream::fail(int errno_value) {
 }
 
 bool FdStream::read_once() {
-  uint8_t buf[16384];
-  const ssize_t n = ::read(fd_.get(), buf, sizeof buf);
+  // Large reads: QEMU drops console output it cannot write at once
+  // (hw/char/virtio-console.c on EAGAIN), so one wakeup should empty the
+  // socket. The shared buffer serves the outermost read; a read from inside
+  // a callback (a drain) uses its own.
+  static uint8_t shared[262144];
+  static int depth = 0;
+  uint8_t nested[16384];
+  uint8_t* buf = depth == 0 ? shared : nested;
+  const size_t size = depth == 0 ? sizeof shared : sizeof nested;
+  const ssize_t n = ::read(fd_.get(), buf, size);
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) return true;
     fail(errno);
@@ -56,7 +64,9 @@ bool FdStream::read_once() {
     return false;
   }
   std::shared_ptr<bool> alive = alive_;
+  depth++;
   if (on_data_) on_data_(std::span<const uint8_t>(buf, static_cast<size_t>(n)));
+  depth--;
   return *alive && fd_.valid();
 }
 

@@ -95,9 +95,11 @@ def checks(t, d):
     ps = arrow(d, "ps").stdout.decode()
     t.check("web" in ps and "running" in ps and "http.server" in ps, "arrow ps lists it running with its command")
     logs = arrow(d, "logs", "web")
+    if b"GET / HTTP" not in logs.stdout:
+        print(f"# arrow logs: {logs.returncode} {logs.stdout[-500:]!r} {logs.stderr[-300:]!r}")
     t.check(logs.returncode == 0 and b"GET / HTTP" in logs.stdout, "arrow logs shows the server's output while it runs")
     inspect = arrow(d, "inspect", "web").stdout.decode()
-    t.check("# state: running" in inspect and "<init>/usr/bin/python3</init>" in inspect,
+    t.check("# state: running" in inspect and "python3</init>" in inspect,
             "arrow inspect shows the live state and the XML")
     r = arrow(d, "run", "--name", "web", "--", "/bin/true")
     t.check(r.returncode == 125 and b"name 'web' is taken" in r.stderr, "a taken name is refused, saying what to do")
@@ -114,7 +116,7 @@ def checks(t, d):
     t.equal(status, 130, "Ctrl-C through a terminal stops sleep; arrow returns 130")
     t.check(b"ready\r\n" in out, "on a terminal the console is a terminal (\\r\\n)")
     status, out = run_in_pty([ARROW, "-c", d.uri, "run", "--rm", "--", "/bin/sh", "-c",
-                              "read line; echo got $line"], keys=b"typed\r", send_after=b"")
+                              "echo ready; read line; echo got $line"], keys=b"typed\r", send_after=b"ready")
     t.check(status == 0 and b"got typed" in out, "typed input reaches the application")
 
     # SIGINT to arrow on pipes goes through virDomainSendProcessSignal.
@@ -142,7 +144,8 @@ def checks(t, d):
                        capture_output=True, timeout=TIMEOUT)
     t.check(r.returncode == 125 and b"is virtarrowd running? systemctl start virtarrowd.socket" in r.stderr,
             "no daemon: the error says what to do")
-    t.check(b"arrow run" in subprocess.run([ARROW, "--help"], capture_output=True).stdout, "arrow --help")
+    t.check(b"run [OPTIONS] [--] PROGRAM" in subprocess.run([ARROW, "--help"], capture_output=True).stdout,
+            "arrow --help")
 
 
 if __name__ == "__main__":

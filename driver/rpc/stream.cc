@@ -66,15 +66,15 @@ void ServerStream::start() {
   started_ = true;
   std::string held = std::move(held_);
   held_.clear();
+  std::optional<Error> error = std::move(held_error_);
+  held_error_.reset();
+  const bool eof = held_eof_;
+  held_eof_ = false;
   send(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(held.data()), held.size()));
-  if (held_error_) {
-    Error e = *held_error_;
-    held_error_.reset();
-    abort(e);
-  } else if (held_eof_) {
-    held_eof_ = false;
+  if (error)
+    abort(*error);
+  else if (eof)
     send_eof();
-  }
 }
 
 void ServerStream::close_sink() {

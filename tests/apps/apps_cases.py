@@ -162,10 +162,13 @@ class Redis(Case):
         checks.check(status == 0 and out.strip() == "OK", "redis: redis-cli set k v", out)
         status, out = self._cli(port, "get", "k")
         checks.check(status == 0 and out.strip() == "v", "redis: redis-cli get k returns v", out)
-        status, out = _run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-q", "-n", "10000"],
-                           timeout=600)
-        checks.check(status == 0 and "requests per second" in out, "redis: redis-benchmark -q -n 10000 completes",
-                     out)
+        # 10 clients, not the default 50: user-mode networking stalls a burst
+        # of 50 new connections (LIMITATIONS.md); SET and GET only, as the
+        # whole suite takes minutes at TCG's ~1000 requests per second.
+        status, out = _run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-q", "-n", "10000",
+                            "-c", "10", "-t", "set,get"], timeout=240)
+        checks.check(status == 0 and out.count("requests per second") == 2,
+                     "redis: redis-benchmark -q -n 10000 -c 10 -t set,get completes", out)
         print("# " + "\n# ".join(line.strip() for line in out.replace("\r", "\n").splitlines()
                                  if "per second" in line and line.strip()[:4] in ("SET:", "GET:")))
 
