@@ -139,7 +139,9 @@ void add_machine(std::vector<std::string>& argv, const ArrowDef& def, const Comm
 void add_chardevs(std::vector<std::string>& argv, const CommandContext& ctx) {
   add(argv, "-chardev", fmt("socket,id=monitor,fd=%d,server=on,wait=off", ctx.monitor_fd));
   add(argv, "-mon", "chardev=monitor,mode=control");
-  add(argv, "-chardev", "file,id=log,path=" + qemu_escape(ctx.log_path) + ",append=on");
+  // opaque= names the file the fd is, for ps and for whoever finds QEMU by its log.
+  add(argv, "-add-fd", fmt("fd=%d,set=1,opaque=%s", ctx.log_fd, qemu_escape(ctx.log_path).c_str()));
+  add(argv, "-chardev", "file,id=log,path=/dev/fdset/1,append=on");
   add(argv, "-serial", "chardev:log");
   add(argv, "-device", "virtio-serial-device");
   add(argv, "-chardev", fmt("socket,id=console,fd=%d,server=on,wait=off", ctx.console_fd));
@@ -199,6 +201,14 @@ Result<std::string> build_kernel_cmdline(const ArrowDef& def, const CommandConte
   return out;
 }
 
+// The 9p model of every share the guest can write. mapped-xattr keeps the
+// guest's owners, modes and device numbers in user.virtfs.* xattrs: the host
+// file is a plain file of QEMU's user (0600, directories 0700), so a
+// hostile guest can create neither a setuid file nor a device node on the
+// host, and `none` would let a root QEMU do both. Read-only shares keep
+// `none`: nothing is created there, and the guest sees the host's modes.
+constexpr const char* kWritable9pModel = "mapped-xattr";
+
 // microvm offers 8 virtio-mmio transports (measured with QEMU 7.2: a ninth
 // device finds "No 'virtio-bus' bus"); each virtio device takes one.
 constexpr size_t kMicrovmVirtioTransports = 8;
@@ -230,13 +240,14 @@ Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const Comm
   const std::vector<Share> shares = mount_order(def, ctx);
   for (size_t i = 0; i < shares.size(); i++) {
     // A ShadowFS's source is shared read-only: its writes go to the upper layer.
-    add(argv, "-fsdev",
-        fmt("local,id=fs%zu,path=%s,security_model=none%s", i, qemu_escape(shares[i].source_dir).c_str(),
-            shares[i].readonly || shares[i].shadow() ? ",readonly=on" : ""));
+    const bool readonly = shares[i].readonly || shares[i].shadow();
+    add(argv, "-fsdev", fmt("local,id=fs%zu,path=%s,security_model=%s%s", i, qemu_escape(shares[i].source_dir).c_str(),
+                            readonly ? "none" : kWritable9pModel, readonly ? ",readonly=on" : ""));
     add(argv, "-device", fmt("virtio-9p-device,fsdev=fs%zu,mount_tag=share%zu", i, i));
     if (shares[i].upper_dir.empty()) continue;
     add(argv, "-fsdev",
-        fmt("local,id=upper%zu,path=%s,security_model=none", i, qemu_escape(shares[i].upper_dir).c_str()));
+        fmt("local,id=upper%zu,path=%s,security_model=%s", i, qemu_escape(shares[i].upper_dir).c_str(),
+            kWritable9pModel));
     add(argv, "-device", fmt("virtio-9p-device,fsdev=upper%zu,mount_tag=upper%zu", i, i));
   }
   // Entropy for the guest's getrandom() from the host's /dev/urandom

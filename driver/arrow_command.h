@@ -46,6 +46,10 @@ struct CommandContext {
   int monitor_fd = 3;
   int console_fd = 4;
   int anotify_fd = 5;
+  // The log, open for appending, which QEMU gets at this fd for the serial
+  // console (-add-fd): it never opens a host path of ours, so it may run as
+  // an account that cannot reach the log directory.
+  int log_fd = 6;
 };
 
 // The kernel's x86 COMMAND_LINE_SIZE, the terminating NUL included.

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "config.h"
+#include "driver/arrow_cgroup.h"
 #include "driver/arrow_persist.h"
 #include "util/i18n.h"
 
@@ -72,6 +73,26 @@ ArrowConf arrow_conf_new(std::string config_dir, std::string run_dir, std::strin
   conf.kernel = kdir + "/bzImage";
   conf.initramfs = kdir + "/initramfs.cpio";
   return conf;
+}
+
+Status arrow_conf_confine(ArrowConf& conf, const std::optional<std::string>& user, uid_t euid,
+                          const std::function<void(const std::string&)>& log) {
+  QemuUserChoice choice = TRY(choose_qemu_user(user, euid));
+  conf.qemu_user = choice.user;
+  if (!choice.warning.empty()) log(choice.warning);
+  if (euid != 0) {
+    log(_("not running as root: Arrows get no cgroup (memory.max, cpu.max)"));
+    return {};
+  }
+  const char* forced = g_getenv("ARROW_CGROUP_ROOT");
+  Result<std::string> root = forced && *forced ? Result<std::string>(std::string(forced)) : find_cgroup2_mount();
+  Result<std::string> parent = root.ok() ? prepare_cgroup_parent(root.value()) : Result<std::string>(root.error());
+  if (!parent.ok()) {
+    log(fmt(_("Arrows get no cgroup (memory.max, cpu.max): %1$s"), parent.error().message.c_str()));
+    return {};
+  }
+  conf.cgroup_parent = parent.value();
+  return {};
 }
 
 Status arrow_conf_make_dirs(const ArrowConf& conf) {

@@ -4,9 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "driver/arrow_confine.h"
 #include "driver/arrow_driver_api.h"
 #include "util/result.h"
 
@@ -26,6 +29,10 @@ struct ArrowConf {
   // is stopped as failed. Generous: TCG on a busy host boots in seconds, not
   // minutes. $ARROW_BOOT_TIMEOUT (seconds) overrides it in the daemon.
   unsigned boot_timeout_s = 300;
+  // The account QEMU runs as (arrow_confine.h); nullopt: the daemon's own.
+  std::optional<QemuUser> qemu_user;
+  // Parent of the Arrows' cgroup v2 leaves (arrow_cgroup.h); empty: none.
+  std::string cgroup_parent;
 };
 
 // Where the kernel and initramfs are: $ARROW_KERNEL_DIR (the build tree, set
@@ -35,6 +42,14 @@ std::string arrow_kernel_dir();
 // A config for the given directories with every other field at its default:
 // emulator QEMU_BINARY, kernel and initramfs from arrow_kernel_dir().
 ArrowConf arrow_conf_new(std::string config_dir, std::string run_dir, std::string log_dir);
+
+// Fills CONF's confinement for a daemon with effective uid EUID: the QEMU
+// user (choose_qemu_user with virtarrowd.conf's USER) and, for a root
+// daemon, the cgroup parent under the cgroup v2 root ($ARROW_CGROUP_ROOT, a
+// test hook, or the host's cgroup2 mount). LOG gets one line for each thing
+// that leaves QEMU less confined (the reason why). Errors: an unknown user.
+Status arrow_conf_confine(ArrowConf& conf, const std::optional<std::string>& user, uid_t euid,
+                          const std::function<void(const std::string&)>& log);
 
 // Creates config_dir, config_dir/autostart, run_dir and log_dir.
 Status arrow_conf_make_dirs(const ArrowConf& conf);

@@ -4,6 +4,7 @@
 #include <libvirt/libvirt.h>
 #include <sys/wait.h>
 
+#include "driver/arrow_cgroup.h"
 #include "driver/arrow_console.h"
 #include "driver/arrow_process.h"
 #include "util/i18n.h"
@@ -74,9 +75,20 @@ class ProcessLauncher final : public ArrowLauncher {
   void start(std::function<void(Status)> done) override {
     Result<CommandContext> ctx = context();
     if (!ctx.ok()) return done(ctx.error());
+    if (!spec_.cgroup_parent.empty()) {
+      Result<std::unique_ptr<CgroupLeaf>> leaf =
+          CgroupLeaf::create(spec_.cgroup_parent, spec_.def.name, cgroup_limits(spec_.def));
+      if (!leaf.ok()) return done(leaf.error());
+      leaf_ = std::move(leaf.value());
+    }
+    const ChildConfinement confinement =
+        ChildConfinement::prepare(spec_.qemu_user, leaf_ ? leaf_->procs_fd() : -1, share_access_list(spec_.def));
     Result<std::unique_ptr<ArrowProcess>> process =
-        ArrowProcess::start(spec_.def, std::move(ctx.value()), spec_.run_dir, callbacks(done));
-    if (!process.ok()) return done(process.error());
+        ArrowProcess::start(spec_.def, std::move(ctx.value()), spec_.run_dir, callbacks(done), &confinement);
+    if (!process.ok()) {
+      leaf_.reset();
+      return done(process.error());
+    }
     process_ = std::move(process.value());
   }
 
@@ -85,10 +97,13 @@ class ProcessLauncher final : public ArrowLauncher {
         ArrowProcess::adopt(pid, spec_.def.name, RuntimePaths{spec_.run_dir}, spec_.log_path, callbacks(done));
     if (!process.ok()) return done(process.error());
     process_ = std::move(process.value());
+    // The adopted QEMU's leaf is ours to remove when it exits.
+    if (!spec_.cgroup_parent.empty()) leaf_ = CgroupLeaf::existing(spec_.cgroup_parent, spec_.def.name);
   }
 
   void detach() override {
     if (process_) process_->detach();
+    if (leaf_) leaf_->release();
   }
 
   Status request_shutdown() override {
@@ -150,6 +165,7 @@ class ProcessLauncher final : public ArrowLauncher {
       if (events_.console) events_.console(bytes);
     };
     cb.exited = [this](const ProcessExit& exit) {
+      leaf_.reset();  // QEMU is reaped: the leaf is empty
       if (!start_failed_ && events_.exited) events_.exited(cause_of(exit));
     };
     return cb;
@@ -182,6 +198,9 @@ class ProcessLauncher final : public ArrowLauncher {
 
   LaunchSpec spec_;
   LaunchEvents events_;
+  // Before process_: a QEMU still running is killed and reaped first, so
+  // the leaf is empty when it goes.
+  std::unique_ptr<CgroupLeaf> leaf_;
   std::unique_ptr<ArrowProcess> process_;
   bool start_failed_ = false;
   bool app_exited_ = false;

@@ -15,6 +15,7 @@
 #include "domain-xml/arrow_def.h"
 #include "anotify/anotify_decoder.h"
 #include "driver/arrow_boot_watch.h"
+#include "driver/arrow_confine.h"
 #include "driver/arrow_driver_api.h"
 #include "driver/arrow_events.h"
 #include "driver/arrow_state.h"
@@ -41,6 +42,8 @@ struct LaunchSpec {
   std::string log_path;   // console and QEMU output
   unsigned heartbeat_s = 0;
   unsigned shutdown_grace_ms = 0;
+  std::optional<QemuUser> qemu_user;  // QEMU drops to it before exec; nullopt: stays the daemon's user
+  std::string cgroup_parent;          // where its cgroup leaf goes; empty: no cgroup
 };
 
 // Notifications from a running Arrow. Contract: invoked from the main loop,

@@ -5,6 +5,7 @@
 
 #include <glib.h>
 #include <libvirt/libvirt.h>
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -432,6 +433,8 @@ Result<std::unique_ptr<ArrowLauncher>> ArrowDriver::make_launcher(const DomainPt
   std::optional<unsigned> heartbeat = TRY(metadata_heartbeat(dom->def));
   spec.heartbeat_s = heartbeat.value_or(conf_.heartbeat_s);
   spec.shutdown_grace_ms = conf_.shutdown_grace_ms;
+  spec.qemu_user = conf_.qemu_user;
+  spec.cgroup_parent = conf_.cgroup_parent;
   dom->anotify.heartbeat_s = spec.heartbeat_s;
   std::weak_ptr<ArrowDomain> weak = dom;
   LaunchEvents events;
@@ -801,9 +804,13 @@ Result<std::string> ArrowDriver::domain_capabilities_xml(const std::string& emul
 
 // --- The daemon's factory ---------------------------------------------------
 
-Result<std::unique_ptr<DriverApi>> make_arrow_driver(const DaemonPaths& paths) {
+Result<std::unique_ptr<DriverApi>> make_arrow_driver(const DaemonPaths& paths, const rpc::DaemonConf& daemon_conf) {
   ArrowConf conf = arrow_conf_new(paths.config_dir, paths.state_dir, paths.log_dir);
   conf.uri = paths.uri;
+  // virtarrowd.conf's boot_timeout; the environment still overrides it (tests).
+  if (daemon_conf.boot_timeout_s) conf.boot_timeout_s = *daemon_conf.boot_timeout_s;
+  TRY(arrow_conf_confine(conf, daemon_conf.user, ::geteuid(),
+                         [](const std::string& line) { fprintf(stderr, "virtarrowd: %s\n", line.c_str()); }));
   if (const char* t = g_getenv("ARROW_BOOT_TIMEOUT"); t && g_ascii_strtoull(t, nullptr, 10) > 0)
     conf.boot_timeout_s = static_cast<unsigned>(g_ascii_strtoull(t, nullptr, 10));
   DriverOptions options;

@@ -90,9 +90,10 @@ int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pi
 
 int pidfd_send_signal(int pidfd, int sig) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)); }
 
-void child_setup(gpointer) {
+void child_setup(gpointer confinement) {
   // Its own session: QEMU survives the daemon and its terminal signals.
   ::setsid();
+  if (confinement) static_cast<const ChildConfinement*>(confinement)->apply_in_child();
 }
 
 }  // namespace
@@ -164,7 +165,8 @@ std::string ArrowProcess::log_tail() const {
 }
 
 Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, CommandContext ctx,
-                                                          const std::string& run_dir, Callbacks callbacks) {
+                                                          const std::string& run_dir, Callbacks callbacks,
+                                                          const ChildConfinement* confinement) {
   std::unique_ptr<ArrowProcess> p(new ArrowProcess());
   p->name_ = def.name;
   p->paths_.dir = run_dir;
@@ -188,6 +190,10 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
   ctx.monitor_fd = 3;
   ctx.console_fd = 4;
   ctx.anotify_fd = 5;
+  // The serial console's log too, so QEMU need not open it by path.
+  UniqueFd log_for_qemu(::fcntl(p->log_fd_.get(), F_DUPFD_CLOEXEC, 10));
+  if (!log_for_qemu.valid()) return sys_error("duplicate log file", ctx.log_path, errno);
+  ctx.log_fd = 6;
   const std::vector<std::string> argv = TRY(build_qemu_argv(def, ctx));
 
   std::string joined;
@@ -200,12 +206,13 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
   p->append_log(fmt("== qemu started %s: %s ==\n", now_text().c_str(), joined.c_str()));
   p->log_start_ = ::lseek(p->log_fd_.get(), 0, SEEK_END);
 
-  const gint sources[3] = {listeners[0].get(), listeners[1].get(), listeners[2].get()};
-  const gint targets[3] = {3, 4, 5};
+  const gint sources[4] = {listeners[0].get(), listeners[1].get(), listeners[2].get(), log_for_qemu.get()};
+  const gint targets[4] = {3, 4, 5, 6};
   GError* gerr = nullptr;
   GPid pid = 0;
   if (!g_spawn_async_with_pipes_and_fds(nullptr, cargv.data(), nullptr, G_SPAWN_DO_NOT_REAP_CHILD, child_setup,
-                                        nullptr, -1, p->log_fd_.get(), p->log_fd_.get(), sources, targets, 3, &pid,
+                                        const_cast<ChildConfinement*>(confinement), -1, p->log_fd_.get(),
+                                        p->log_fd_.get(), sources, targets, 4, &pid,
                                         nullptr, nullptr, nullptr, &gerr)) {
     Error e = make_error(VIR_ERR_INTERNAL_ERROR,
                          fmt(_("cannot start '%1$s': %2$s"), argv[0].c_str(), gerr ? gerr->message : "?"));

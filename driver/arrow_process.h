@@ -18,6 +18,7 @@
 #include "anotify/anotify_decoder.h"
 #include "domain-xml/arrow_def.h"
 #include "driver/arrow_command.h"
+#include "driver/arrow_confine.h"
 #include "driver/arrow_monitor.h"
 #include "util/result.h"
 
@@ -59,10 +60,15 @@ class ArrowProcess {
   };
 
   // Spawns QEMU for DEF. CTX.log_path is the log (created 0600, appended);
-  // the fds in CTX are overridden to 3, 4, 5. The runtime directory RUN_DIR
-  // is created 0700 if needed. Errors before the spawn leave nothing behind.
+  // the fds in CTX are overridden to 3, 4, 5 and the log to 6 (QEMU opens
+  // no host file of ours by path, so it may run unprivileged). The runtime
+  // directory RUN_DIR is created 0700 if needed. CONFINEMENT, when given, is
+  // applied in the child before exec (cgroup, user, share checks); it only
+  // needs to live through this call. Errors before the spawn leave nothing
+  // behind.
   static Result<std::unique_ptr<ArrowProcess>> start(const ArrowDef& def, CommandContext ctx,
-                                                     const std::string& run_dir, Callbacks callbacks);
+                                                     const std::string& run_dir, Callbacks callbacks,
+                                                     const ChildConfinement* confinement = nullptr);
 
   // Takes over a QEMU started by an earlier instance: PID must be a live
   // process whose command line names guest=NAME; reconnects to the sockets

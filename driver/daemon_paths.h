@@ -7,6 +7,7 @@
 #include <string>
 
 #include "driver/arrow_driver_api.h"
+#include "driver/rpc/daemon_conf.h"
 #include "util/result.h"
 
 namespace arrow {
@@ -33,6 +34,7 @@ Status make_daemon_dirs(const DaemonPaths& paths);
 // Provided by the Arrow driver (driver/arrow_driver.cc). Called once, before
 // the sockets exist, on the main thread; the driver uses the default GLib
 // main context.
-Result<std::unique_ptr<DriverApi>> make_arrow_driver(const DaemonPaths& paths);
+// CONF is virtarrowd.conf; the driver reads its `user` and `boot_timeout`.
+Result<std::unique_ptr<DriverApi>> make_arrow_driver(const DaemonPaths& paths, const rpc::DaemonConf& conf);
 
 }  // namespace arrow

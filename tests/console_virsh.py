@@ -70,6 +70,13 @@ class Console:
         os.close(self.fd)
 
 
+def settle(console):
+    """Waits until virsh has its terminal raw: it prints its banner first,
+    and keys typed before the switch are flushed away by it."""
+    console.read_until(b"(Ctrl + ])")
+    time.sleep(1.0)
+
+
 def virsh(d, *args):
     return subprocess.run(["virsh", "-c", d.uri, *args], capture_output=True, text=True, timeout=TIMEOUT)
 
@@ -109,7 +116,7 @@ def checks(t, d, consoles):
 
     second = Console(d.uri, "con")
     consoles.append(second)
-    second.read_until(b"Escape character")  # virsh's terminal is raw from here
+    settle(second)
     second.type(b"echo again-$((1+1))\r")
     t.check(second.read_until(b"again-2"), "reattaching works")
 
@@ -117,7 +124,7 @@ def checks(t, d, consoles):
     consoles.append(third)
     t.check(second.wait() not in (None, 0) or b"taken over" in second.out,
             "--force ends the first session with an error")
-    third.read_until(b"Escape character")
+    settle(third)
     third.type(b"echo forced-$((2+3))\r")
     t.check(third.read_until(b"forced-5"), "--force takes the console over")
 

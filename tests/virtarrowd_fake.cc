@@ -5,7 +5,7 @@
 
 int main(int argc, char** argv) {
   using arrow::DriverApi;
-  return arrow::rpc::run_daemon(argc, argv, [](const arrow::DaemonPaths&) -> arrow::Result<std::unique_ptr<DriverApi>> {
+  return arrow::rpc::run_daemon(argc, argv, [](const arrow::DaemonPaths&, const arrow::rpc::DaemonConf&) -> arrow::Result<std::unique_ptr<DriverApi>> {
     return std::unique_ptr<DriverApi>(std::make_unique<arrow::test::FakeDriver>());
   });
 }

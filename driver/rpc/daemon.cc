@@ -98,7 +98,7 @@ Status serve(const Options& o, const DriverFactory& make_driver) {
     std::fprintf(stderr, "virtarrowd: %s\n", msg.c_str());
   }
   TRY(make_daemon_dirs(paths));
-  std::unique_ptr<DriverApi> driver = TRY(make_driver(paths));
+  std::unique_ptr<DriverApi> driver = TRY(make_driver(paths, conf));
   ServerOptions so;
   so.verbose = o.verbose;
   so.timeout_s = static_cast<unsigned>(o.timeout);

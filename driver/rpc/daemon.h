@@ -6,10 +6,12 @@
 #include <memory>
 
 #include "driver/daemon_paths.h"
+#include "driver/rpc/daemon_conf.h"
 
 namespace arrow::rpc {
 
-using DriverFactory = std::function<Result<std::unique_ptr<DriverApi>>(const DaemonPaths&)>;
+// The driver gets the paths and virtarrowd.conf (its own keys: user, boot_timeout).
+using DriverFactory = std::function<Result<std::unique_ptr<DriverApi>>(const DaemonPaths&, const DaemonConf&)>;
 
 // Parses --root DIR, --timeout SECS (or --timeout=SECS), --verbose; serves
 // the sockets systemd passed (LISTEN_FDS) or, when not activated, creates its

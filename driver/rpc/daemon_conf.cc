@@ -72,6 +72,25 @@ Result<mode_t> octal_mode(const Setting& s, const std::string& name, int lineno)
   return static_cast<mode_t>(n);
 }
 
+Result<std::string> account_name(const Setting& s, const std::string& name, int lineno) {
+  if (!s.quoted || s.value.empty()) {
+    return make_error(VIR_ERR_CONF_SYNTAX, fmt(_("%1$s:%2$d: '%3$s' must be a user name or number in quotes"),
+                                               name.c_str(), lineno, s.key.c_str()));
+  }
+  return s.value;
+}
+
+Result<unsigned> seconds(const Setting& s, const std::string& name, int lineno) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long n = std::strtoul(s.value.c_str(), &end, 10);
+  if (s.quoted || s.value.empty() || s.value.front() == '-' || *end != '\0' || errno || n == 0 || n > 86400) {
+    return make_error(VIR_ERR_CONF_SYNTAX, fmt(_("%1$s:%2$d: '%3$s' must be a number of seconds from 1 to 86400"),
+                                               name.c_str(), lineno, s.key.c_str()));
+  }
+  return static_cast<unsigned>(n);
+}
+
 }  // namespace
 
 Result<DaemonConf> parse_daemon_conf(std::string_view text, const std::string& name) {
@@ -88,6 +107,10 @@ Result<DaemonConf> parse_daemon_conf(std::string_view text, const std::string& n
       conf.unix_sock_group = TRY(group_id(s, name, lineno));
     } else if (s.key == "unix_sock_rw_perms") {
       conf.unix_sock_rw_perms = TRY(octal_mode(s, name, lineno));
+    } else if (s.key == "user") {
+      conf.user = TRY(account_name(s, name, lineno));
+    } else if (s.key == "boot_timeout") {
+      conf.boot_timeout_s = TRY(seconds(s, name, lineno));
     } else {
       conf.ignored.push_back(s.key);
     }

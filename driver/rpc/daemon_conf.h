@@ -17,6 +17,12 @@ namespace arrow::rpc {
 struct DaemonConf {
   std::optional<gid_t> unix_sock_group;  // group of the sockets we create
   mode_t unix_sock_rw_perms = 0600;      // mode of the read-write socket we create
+  // The driver's keys (make_arrow_driver): `user`, the account QEMU runs as
+  // (a name or number; unset: the default system user when it exists), and
+  // `boot_timeout`, seconds a guest may stay silent before it counts as
+  // never booted (unset: the driver's default).
+  std::optional<std::string> user;
+  std::optional<unsigned> boot_timeout_s;
   std::vector<std::string> ignored;      // unknown keys, for a warning
 };
 

@@ -25,6 +25,9 @@ DAEMON = os.path.join(BUILDDIR, "driver", "virtarrowd")
 SKIP = 77  # automake's "skipped" status
 READY_TIMEOUT = 150  # seconds; Node and etcd under TCG on a loaded 2-core host are slow
 
+# A test killed by a timeout still runs its cleanups (daemon, QEMU, temp files).
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
 
 def free_port():
     import socket
@@ -203,6 +206,14 @@ def process_tree(pid):
     return out
 
 
+def read_text(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def record(result):
     path = os.environ.get("ARROW_APPS_RESULTS")
     if path:
@@ -251,13 +262,15 @@ def run_arrow(case, checks, daemon=None):
         ready = time.monotonic() - t0
         checks.check(True, f"{case.name}: the Arrow answers its client after {ready:.1f} s")
         time.sleep(1)  # let the first request's allocations settle before measuring
-        pss = pss_kib([daemon.qemu_pid(name)])
+        pid = daemon.qemu_pid(name)
+        pss = pss_kib([pid])
+        accel = "kvm" if "-accel\0kvm" in read_text(f"/proc/{pid}/cmdline") else "tcg"
         case.check(port, work, checks)
         try:
             dom.destroy()
         except Exception:
             pass
-        return {"app": case.name, "mode": "arrow", "ready_s": round(ready, 2), "pss_kib": pss}
+        return {"app": case.name, "mode": "arrow", "ready_s": round(ready, 2), "pss_kib": pss, "accel": accel}
     finally:
         if own:
             daemon.close()
@@ -267,6 +280,7 @@ def run_arrow(case, checks, daemon=None):
 def run_native(case):
     """The same application started directly on the host, for bench/apps.py."""
     work = tempfile.mkdtemp(prefix=f"native-{case.name}-")
+    os.chmod(work, 0o755)  # nginx's workers run as nobody
     port = free_port()
     argv = case.native(work, port)
     t0 = time.monotonic()
