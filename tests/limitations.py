@@ -135,8 +135,9 @@ def check_burst(daemon, checks, work):
     few = burst(port, 8, 20)
     many = burst(port, 50, 20)
     checks.check(few == 8, f"user networking: 8 simultaneous new connections are all answered ({few}/8)")
-    checks.check(many < 50, f"user networking: of 50 simultaneous new connections only {many} are answered "
-                 "within 20 s")
+    # The burst limit is a measurement, not a promise: print it for the record
+    # (LIMITATIONS.md), never fail on a figure that depends on load.
+    print(f"# user networking: {many} of 50 simultaneous new connections answered within 20 s")
 
 
 def main():
