@@ -76,8 +76,8 @@ ArrowConf arrow_conf_new(std::string config_dir, std::string run_dir, std::strin
 }
 
 Status arrow_conf_confine(ArrowConf& conf, const std::optional<std::string>& user, uid_t euid,
-                          const std::function<void(const std::string&)>& log) {
-  QemuUserChoice choice = TRY(choose_qemu_user(user, euid));
+                          const std::function<void(const std::string&)>& log, bool default_account) {
+  QemuUserChoice choice = TRY(choose_qemu_user(user, euid, default_account));
   conf.qemu_user = choice.user;
   if (!choice.warning.empty()) log(choice.warning);
   if (euid != 0) {

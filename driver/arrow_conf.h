@@ -49,7 +49,7 @@ ArrowConf arrow_conf_new(std::string config_dir, std::string run_dir, std::strin
 // test hook, or the host's cgroup2 mount). LOG gets one line for each thing
 // that leaves QEMU less confined (the reason why). Errors: an unknown user.
 Status arrow_conf_confine(ArrowConf& conf, const std::optional<std::string>& user, uid_t euid,
-                          const std::function<void(const std::string&)>& log);
+                          const std::function<void(const std::string&)>& log, bool default_account = true);
 
 // Creates config_dir, config_dir/autostart, run_dir and log_dir.
 Status arrow_conf_make_dirs(const ArrowConf& conf);

@@ -50,11 +50,14 @@ Result<QemuUser> resolve_qemu_user(const std::string& name) {
   return user;
 }
 
-Result<QemuUserChoice> choose_qemu_user(const std::optional<std::string>& configured, uid_t euid) {
+Result<QemuUserChoice> choose_qemu_user(const std::optional<std::string>& configured, uid_t euid,
+                                        bool default_account) {
   QemuUserChoice choice;
   std::optional<QemuUser> user;
   if (configured) {
     user = TRY(resolve_qemu_user(*configured));
+  } else if (!default_account) {
+    return choice;
   } else if (Result<QemuUser> fallback = resolve_qemu_user(kDefaultQemuUser); fallback.ok()) {
     user = fallback.value();
   }

@@ -43,7 +43,11 @@ struct QemuUserChoice {
   std::optional<QemuUser> user;
   std::string warning;
 };
-Result<QemuUserChoice> choose_qemu_user(const std::optional<std::string>& configured, uid_t euid);
+// DEFAULT_ACCOUNT false (a daemon on a private --root, i.e. tests and
+// side-by-side instances): no fallback to the system account; QEMU runs as
+// the daemon's user unless CONFIGURED names one.
+Result<QemuUserChoice> choose_qemu_user(const std::optional<std::string>& configured, uid_t euid,
+                                        bool default_account = true);
 
 // What QEMU must reach in each share of DEF once it runs as USER: the source
 // of a read-only share or a ShadowFS read (and search), a writable share and

@@ -21,6 +21,7 @@ struct DaemonPaths {
   std::string state_dir;    // runtime status of running Arrows, their sockets
   std::string log_dir;      // application and QEMU logs
   std::string config_file;  // virtarrowd.conf (may not exist)
+  bool private_root = false;  // --root: tests and side-by-side instances
 };
 
 // ROOT non-empty: everything under ROOT (ROOT/virtarrowd-sock, -sock-ro,

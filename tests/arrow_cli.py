@@ -71,6 +71,8 @@ def main():
 def checks(t, d):
     r = arrow(d, "run", "--", "/bin/sh", "-c", "exit 5")
     t.equal(r.returncode, 5, "arrow run -- /bin/sh -c 'exit 5' returns 5")
+    r = arrow(d, "run", "--rm", "--", "sh", "-c", "echo found through PATH")
+    t.equal(r.stdout, b"found through PATH\n", "a program name is looked up in PATH, as a shell does")
 
     r = arrow(d, "run", "--rm", "--", "/usr/bin/tr", "a-z", "A-Z", input=b"hello\n")
     t.equal((r.returncode, r.stdout), (0, b"HELLO\n"), "echo hello | arrow run -- tr a-z A-Z prints HELLO")
@@ -88,7 +90,7 @@ def checks(t, d):
 
     port = free_port()
     r = arrow(d, "run", "-p", f"{port}:8000", "--detach", "--name", "web", "-w", "/tmp",
-              "--", "python3", "-m", "http.server", "8000")
+              "--", "/usr/bin/python3", "-m", "http.server", "8000")
     t.equal((r.returncode, r.stdout.strip()), (0, b"web"), "arrow run --detach prints the name")
     status, _ = http_get(f"http://127.0.0.1:{port}/", timeout=TIMEOUT)
     t.equal(status, 200, "GET through -p reaches python3 -m http.server in the Arrow")
@@ -99,7 +101,7 @@ def checks(t, d):
         print(f"# arrow logs: {logs.returncode} {logs.stdout[-500:]!r} {logs.stderr[-300:]!r}")
     t.check(logs.returncode == 0 and b"GET / HTTP" in logs.stdout, "arrow logs shows the server's output while it runs")
     inspect = arrow(d, "inspect", "web").stdout.decode()
-    t.check("# state: running" in inspect and "python3</init>" in inspect,
+    t.check("# state: running" in inspect and "<init>/usr/bin/python3</init>" in inspect,
             "arrow inspect shows the live state and the XML")
     r = arrow(d, "run", "--name", "web", "--", "/bin/true")
     t.check(r.returncode == 125 and b"name 'web' is taken" in r.stderr, "a taken name is refused, saying what to do")

@@ -71,7 +71,7 @@ int stream_sink(virStreamPtr, const char* data, size_t n, void*) {
     if (w <= 0) return -1;
     off += static_cast<size_t>(w);
   }
-  return 0;
+  return static_cast<int>(n);  // virStreamSinkFunc: the bytes consumed
 }
 
 }  // namespace

@@ -32,6 +32,7 @@ Result<DaemonPaths> daemon_paths(const std::string& root) {
     p.state_dir = join(root, "run");
     p.log_dir = join(root, "log");
     p.config_file = join(root, "virtarrowd.conf");
+    p.private_root = true;
     return p;
   }
   if (::geteuid() == 0) {
