@@ -214,7 +214,9 @@ def main():
     conn = libvirt.open(d.uri)
     p0 = conn.lookupByName("p0")
     wait_for(lambda: p0.isActive(), 60, "p0 autostarted")
-    t.check(p0.ID() > before["fresh"][0], f"the autostart Arrow starts when the daemon starts (id {p0.ID()})")
+    # virDomainGetID answers from the handle, which predates the start: look up again.
+    p0_id = conn.lookupByName("p0").ID()
+    t.check(p0_id > before["fresh"][0], f"the autostart Arrow starts when the daemon starts (id {p0_id})")
 
     for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
         dom.destroy()
