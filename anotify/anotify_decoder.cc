@@ -39,6 +39,9 @@ std::string anotify_event_describe(const AnotifyEvent& event) {
     std::string operator()(const AnotifyHeartbeat& e) const {
       return fmt("heartbeat (uptime %llu ms)", static_cast<unsigned long long>(e.uptime_ms));
     }
+    std::string operator()(const AnotifyOutputEnd& e) const {
+      return fmt("output ended (%llu bytes)", static_cast<unsigned long long>(e.bytes));
+    }
   };
   return std::visit(Describe{}, event);
 }
@@ -122,8 +125,12 @@ void AnotifyDecoder::decode_frame(uint8_t type, std::span<const uint8_t> p, std:
     case ANOTIFY_HEARTBEAT:
       if (need(8)) out.emplace_back(AnotifyHeartbeat{get_u64(p.data())});
       return;
+    case ANOTIFY_OUTPUT_END:
+      if (need(8)) out.emplace_back(AnotifyOutputEnd{get_u64(p.data())});
+      return;
     case ANOTIFY_SHUTDOWN:  // host->guest types never travel this way
     case ANOTIFY_SIGNAL:
+    case ANOTIFY_OUTPUT_ACK:
       break;
   }
   stats_.unknown_frames++;
@@ -155,5 +162,7 @@ std::vector<uint8_t> anotify_encode_signal(int32_t signal) {
   put_u32(payload, static_cast<uint32_t>(signal));
   return anotify_encode_frame(ANOTIFY_SIGNAL, payload);
 }
+
+std::vector<uint8_t> anotify_encode_output_ack() { return anotify_encode_frame(ANOTIFY_OUTPUT_ACK, {}); }
 
 }  // namespace arrow

@@ -20,9 +20,12 @@ struct AnotifyAppExited { int32_t status = 0; int32_t signal = 0; };
 struct AnotifyError { std::string text; };
 struct AnotifyOutOfMemory { uint32_t pid = 0; };
 struct AnotifyHeartbeat { uint64_t uptime_ms = 0; };
+// Everything the application wrote to stdout/stderr in pipe mode: BYTES in
+// all on the stdout port. The host acknowledges once it has read them.
+struct AnotifyOutputEnd { uint64_t bytes = 0; };
 
 using AnotifyEvent = std::variant<AnotifyBooted, AnotifyAppStarted, AnotifyAppExited, AnotifyError,
-                                  AnotifyOutOfMemory, AnotifyHeartbeat>;
+                                  AnotifyOutOfMemory, AnotifyHeartbeat, AnotifyOutputEnd>;
 
 // A short English line for logs and arrow-launch, e.g. "exited status 3".
 std::string anotify_event_describe(const AnotifyEvent& event);
@@ -62,5 +65,6 @@ class AnotifyDecoder {
 std::vector<uint8_t> anotify_encode_frame(uint8_t type, std::span<const uint8_t> payload);
 std::vector<uint8_t> anotify_encode_shutdown(uint32_t grace_ms);
 std::vector<uint8_t> anotify_encode_signal(int32_t signal);
+std::vector<uint8_t> anotify_encode_output_ack();
 
 }  // namespace arrow

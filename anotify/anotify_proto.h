@@ -31,8 +31,13 @@ enum anotify_type {
   ANOTIFY_HEARTBEAT = 6,    /* payload: u64 uptime_ms */
   /* Host -> guest (the port is bidirectional): */
   ANOTIFY_SHUTDOWN = 7,     /* payload: u32 grace_ms; SIGTERM the application, SIGKILL after grace */
-  ANOTIFY_SIGNAL = 8        /* payload: i32 signal number to deliver to the application */
+  ANOTIFY_SIGNAL = 8,       /* payload: i32 signal number to deliver to the application */
+  /* Output flow control (console in pipe mode, see PROTOCOL.md): */
+  ANOTIFY_OUTPUT_END = 9,   /* guest -> host; payload: u64 bytes ainit wrote to the stdout port in all */
+  ANOTIFY_OUTPUT_ACK = 10   /* host -> guest; empty: the host has read all of them */
 };
+
+#define ANOTIFY_STDOUT_PORT_NAME "org.arrow.stdout.0"
 
 static inline uint16_t anotify_check(uint8_t type, uint16_t length) {
   return (uint16_t)(~((uint32_t)type | ((uint32_t)length << 8)) & 0xffffu);

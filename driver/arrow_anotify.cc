@@ -30,5 +30,6 @@ AnotifyChannel::~AnotifyChannel() { *alive_ = false; }
 Status AnotifyChannel::send_shutdown(uint32_t grace_ms) { return stream_->write(anotify_encode_shutdown(grace_ms)); }
 
 Status AnotifyChannel::send_signal(int32_t signal) { return stream_->write(anotify_encode_signal(signal)); }
+Status AnotifyChannel::send_output_ack() { return stream_->write(anotify_encode_output_ack()); }
 
 }  // namespace arrow

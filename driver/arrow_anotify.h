@@ -30,6 +30,7 @@ class AnotifyChannel {
   // ainit then powers the VM off. Fails when the channel is closed.
   Status send_shutdown(uint32_t grace_ms);
   Status send_signal(int32_t signal);
+  Status send_output_ack();
 
   // Called after a read in which the decoder threw bytes or frames away
   // (garbage from the guest), with the totals so far, so it can be logged.

@@ -148,6 +148,8 @@ void add_chardevs(std::vector<std::string>& argv, const CommandContext& ctx) {
   add(argv, "-device", "virtconsole,chardev=console");
   add(argv, "-chardev", fmt("socket,id=anotify,fd=%d,server=on,wait=off", ctx.anotify_fd));
   add(argv, "-device", "virtserialport,chardev=anotify,name=org.arrow.anotify.0");
+  add(argv, "-chardev", fmt("socket,id=stdout,fd=%d,server=on,wait=off", ctx.stdout_fd));
+  add(argv, "-device", "virtserialport,chardev=stdout,name=org.arrow.stdout.0");
 }
 
 }  // namespace

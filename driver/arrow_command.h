@@ -50,6 +50,10 @@ struct CommandContext {
   // console (-add-fd): it never opens a host path of ours, so it may run as
   // an account that cannot reach the log directory.
   int log_fd = 6;
+  // The application's stdout/stderr in pipe mode (arrow.tty=pipe): a
+  // virtserialport, which QEMU holds back when the host is slow instead of
+  // dropping output as the virtconsole does.
+  int stdout_fd = 7;
 };
 
 // The kernel's x86 COMMAND_LINE_SIZE, the terminating NUL included.

@@ -103,7 +103,7 @@ ArrowProcess::~ArrowProcess() {
   for (guint* id : {&child_watch_, &pidfd_watch_, &start_timer_, &escalate_timer_})
     if (*id) g_source_remove(*id);
   if (detached_) {
-    for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &pid_path_}) path->release();
+    for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &pid_path_}) path->release();
     return;
   }
   if (!exited_ && pidfd_.valid() && !adopted_) {
@@ -113,7 +113,7 @@ ArrowProcess::~ArrowProcess() {
     int status;
     ::waitpid(pid_, &status, 0);
   }
-  for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &pid_path_}) path->reset();
+  for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &pid_path_}) path->reset();
   if (!paths_.dir.empty()) ::rmdir(paths_.dir.c_str());  // only when empty
 }
 
@@ -178,10 +178,11 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
 
   // Listeners are moved above the fds QEMU will see, so GLib's dup2 of
   // source onto target can never clobber another source.
-  UniqueFd listeners[3];
-  const std::string paths[3] = {p->paths_.monitor(), p->paths_.console(), p->paths_.anotify()};
-  UniquePath* owners[3] = {&p->monitor_path_, &p->console_path_, &p->anotify_path_};
-  for (int i = 0; i < 3; i++) {
+  UniqueFd listeners[4];
+  const std::string paths[4] = {p->paths_.monitor(), p->paths_.console(), p->paths_.anotify(),
+                                p->paths_.stdout_port()};
+  UniquePath* owners[4] = {&p->monitor_path_, &p->console_path_, &p->anotify_path_, &p->stdout_path_};
+  for (int i = 0; i < 4; i++) {
     UniqueFd fd = TRY(listen_at(paths[i]));
     *owners[i] = UniquePath(paths[i]);
     listeners[i].reset(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10));
@@ -190,6 +191,7 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
   ctx.monitor_fd = 3;
   ctx.console_fd = 4;
   ctx.anotify_fd = 5;
+  ctx.stdout_fd = 7;
   // The serial console's log too, so QEMU need not open it by path.
   UniqueFd log_for_qemu(::fcntl(p->log_fd_.get(), F_DUPFD_CLOEXEC, 10));
   if (!log_for_qemu.valid()) return sys_error("duplicate log file", ctx.log_path, errno);
@@ -206,13 +208,14 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
   p->append_log(fmt("== qemu started %s: %s ==\n", now_text().c_str(), joined.c_str()));
   p->log_start_ = ::lseek(p->log_fd_.get(), 0, SEEK_END);
 
-  const gint sources[4] = {listeners[0].get(), listeners[1].get(), listeners[2].get(), log_for_qemu.get()};
-  const gint targets[4] = {3, 4, 5, 6};
+  const gint sources[5] = {listeners[0].get(), listeners[1].get(), listeners[2].get(), log_for_qemu.get(),
+                           listeners[3].get()};
+  const gint targets[5] = {3, 4, 5, 6, 7};
   GError* gerr = nullptr;
   GPid pid = 0;
   if (!g_spawn_async_with_pipes_and_fds(nullptr, cargv.data(), nullptr, G_SPAWN_DO_NOT_REAP_CHILD, child_setup,
                                         const_cast<ChildConfinement*>(confinement), -1, p->log_fd_.get(),
-                                        p->log_fd_.get(), sources, targets, 4, &pid,
+                                        p->log_fd_.get(), sources, targets, 5, &pid,
                                         nullptr, nullptr, nullptr, &gerr)) {
     Error e = make_error(VIR_ERR_INTERNAL_ERROR,
                          fmt(_("cannot start '%1$s': %2$s"), argv[0].c_str(), gerr ? gerr->message : "?"));
@@ -244,6 +247,9 @@ Status ArrowProcess::connect_all() {
   UniqueFd mon = TRY(connect_to(paths_.monitor()));
   UniqueFd con = TRY(connect_to(paths_.console()));
   UniqueFd ano = TRY(connect_to(paths_.anotify()));
+  // An Arrow adopted from an older daemon may have no stdout port.
+  Result<UniqueFd> out = connect_to(paths_.stdout_port());
+  if (!out.ok() && !adopted_) return out.error();
   QmpMonitor::Callbacks mcb;
   mcb.ready = [this] { on_qmp_ready(); };
   mcb.event = [this](const QmpEvent& ev) {
@@ -262,9 +268,14 @@ Status ArrowProcess::connect_all() {
         if (callbacks_.console) callbacks_.console(bytes);
       },
       nullptr);
+  if (out.ok()) {
+    stdout_ = std::make_unique<FdStream>(
+        std::move(out).value(), [this](std::span<const uint8_t> bytes) { on_stdout(bytes); }, nullptr);
+  }
   anotify_ = std::make_unique<AnotifyChannel>(
       std::move(ano),
       [this](const AnotifyEvent& ev) {
+        if (const auto* end = std::get_if<AnotifyOutputEnd>(&ev)) return on_output_end(end->bytes);
         if (callbacks_.anotify) callbacks_.anotify(ev);
       },
       nullptr);
@@ -276,6 +287,26 @@ Status ArrowProcess::connect_all() {
                    static_cast<unsigned long long>(s.rejected_frames)));
   });
   return {};
+}
+
+// Pipe-mode output goes where console output goes (log, console sessions).
+void ArrowProcess::on_stdout(std::span<const uint8_t> bytes) {
+  stdout_bytes_ += bytes.size();
+  append_log(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  if (callbacks_.console) callbacks_.console(bytes);
+  if (output_end_ && stdout_bytes_ >= *output_end_) on_output_end(*output_end_);
+}
+
+// ainit holds the application's exit report until the host has read all the
+// output: acknowledge once the count is reached (at once for an adopted
+// QEMU, whose earlier output this daemon never counted).
+void ArrowProcess::on_output_end(uint64_t bytes) {
+  if (!adopted_ && stdout_ && stdout_bytes_ < bytes) {
+    output_end_ = bytes;
+    return;
+  }
+  output_end_.reset();
+  if (anotify_ && anotify_->is_open()) (void)anotify_->send_output_ack();
 }
 
 void ArrowProcess::on_qmp_ready() {
@@ -336,6 +367,7 @@ void ArrowProcess::on_child_exit(int wait_status, bool status_known) {
   // (the application's exit over Anotify above all) before the exit.
   if (anotify_) anotify_->drain();
   if (*alive && console_) console_->drain();
+  if (*alive && stdout_) stdout_->drain();
   if (*alive && monitor_) monitor_->drain();
   if (!*alive) return;
   if (!start_reported_) {
@@ -351,8 +383,9 @@ void ArrowProcess::on_child_exit(int wait_status, bool status_known) {
   monitor_.reset();
   anotify_.reset();
   console_.reset();
+  stdout_.reset();
   pidfd_.reset();
-  for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &pid_path_}) path->reset();
+  for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &pid_path_}) path->reset();
   ::rmdir(paths_.dir.c_str());  // only when empty: the daemon may keep its status file there
   append_log(fmt("== qemu exited %s ==\n", now_text().c_str()));
   if (callbacks_.exited) callbacks_.exited(ProcessExit{status_known, wait_status});
@@ -445,6 +478,7 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::adopt(pid_t pid, const std::
   p->monitor_path_ = UniquePath(paths.monitor());
   p->console_path_ = UniquePath(paths.console());
   p->anotify_path_ = UniquePath(paths.anotify());
+  if (p->stdout_) p->stdout_path_ = UniquePath(paths.stdout_port());
   p->pid_path_ = UniquePath(paths.pid_file());
   p->pidfd_watch_ = g_unix_fd_add(p->pidfd_.get(), G_IO_IN, on_pidfd, p.get());
   p->start_timer_ = g_timeout_add(kStartTimeoutMs, on_start_timeout, p.get());

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -33,6 +34,7 @@ struct RuntimePaths {
   std::string monitor() const { return dir + "/monitor.sock"; }
   std::string console() const { return dir + "/console.sock"; }
   std::string anotify() const { return dir + "/anotify.sock"; }
+  std::string stdout_port() const { return dir + "/stdout.sock"; }
   std::string pid_file() const { return dir + "/qemu.pid"; }
 };
 
@@ -142,7 +144,14 @@ class ArrowProcess {
   std::unique_ptr<QmpMonitor> monitor_;
   std::unique_ptr<AnotifyChannel> anotify_;
   std::unique_ptr<FdStream> console_;
-  UniquePath monitor_path_, console_path_, anotify_path_, pid_path_;
+  // The application's stdout/stderr in pipe mode: a flow-controlled
+  // virtserialport (the console drops what the host cannot take at once).
+  std::unique_ptr<FdStream> stdout_;
+  uint64_t stdout_bytes_ = 0;         // read from stdout_ since connecting
+  std::optional<uint64_t> output_end_;  // ANOTIFY_OUTPUT_END not yet acknowledged
+  void on_stdout(std::span<const uint8_t> bytes);
+  void on_output_end(uint64_t bytes);
+  UniquePath monitor_path_, console_path_, anotify_path_, stdout_path_, pid_path_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -33,6 +33,7 @@ struct ainit {
   int app_done;       /* the application was reaped; app_status holds its wait status */
   int app_status;
   uint64_t kill_at;   /* uptime_ms at which an ANOTIFY_SHUTDOWN grace ends, 0 if none */
+  struct output_relay out; /* pipe mode: the application's stdout/stderr */
 };
 
 /* Why the child did not reach the application, sent to the parent through a
@@ -162,7 +163,7 @@ static void console_pipe_mode(int fd) {
 /* In the child: a new session whose controlling terminal is the console,
  * the user's identity, the working directory, then the application. */
 static void __attribute__((noreturn)) child(const struct ainit_config *cfg, char **argv,
-                                            char **envp, int report) {
+                                            char **envp, int report, int out) {
   struct launch_failure f = {STAGE_EXEC, 0};
   sigset_t none;
   sigemptyset(&none);
@@ -176,6 +177,10 @@ static void __attribute__((noreturn)) child(const struct ainit_config *cfg, char
     dup2(fd, 1);
     dup2(fd, 2);
     if (fd > 2) close(fd);
+  }
+  if (out >= 0) { /* pipe mode: stdout and stderr through PID 1's relay */
+    dup2(out, 1);
+    dup2(out, 2);
   }
   gid_t gid = cfg->gid;
   if (setgroups(1, &gid) < 0 || setgid(cfg->gid) < 0 || setuid(cfg->uid) < 0)
@@ -197,10 +202,13 @@ static void start_app(struct ainit *s) {
   int pipefd[2];
   if (!argv || !envp) fatal(s, "out of memory");
   if (pipe2(pipefd, O_CLOEXEC) < 0) fatal(s, "pipe failed");
+  if (s->cfg.tty_pipe) output_open(&s->out);
   s->app = fork();
   if (s->app < 0) fatal(s, "fork failed");
-  if (s->app == 0) child(&s->cfg, argv, envp, pipefd[1]);
+  if (s->app == 0) child(&s->cfg, argv, envp, pipefd[1], s->out.pipe_wr);
   close(pipefd[1]);
+  if (s->out.pipe_wr >= 0) close(s->out.pipe_wr);
+  s->out.pipe_wr = -1;
   struct launch_failure f;
   ssize_t n;
   do n = read(pipefd[0], &f, sizeof f);
@@ -301,8 +309,10 @@ static void supervise(struct ainit *s) {
     int timeout = timeout_until(now, next_hb, -1);
     timeout = timeout_until(now, s->kill_at, timeout);
     if (!s->an.connected && s->an.outlen) timeout = timeout_until(now, now + 200, timeout);
-    struct pollfd p[3] = {{s->sigfd, POLLIN, 0}, {s->kmsg, POLLIN, 0}, {s->an.fd, POLLIN, 0}};
-    int n = poll(p, s->an.fd >= 0 && s->an.connected ? 3 : 2, timeout);
+    struct pollfd p[4] = {{s->sigfd, POLLIN, 0}, {s->kmsg, POLLIN, 0},
+                          {s->an.fd >= 0 && s->an.connected ? s->an.fd : -1, POLLIN, 0}, output_pollfd(&s->out)};
+    int n = poll(p, 4, timeout); /* negative fds are skipped */
+    if (n > 0 && p[3].revents) output_step(&s->out, p[3].revents);
     /* The kernel log first: an OOM report precedes the victim's reaping. */
     if (n > 0 && p[1].revents) check_oom(s);
     if (n > 0 && p[0].revents) drain_signals(s);
@@ -340,6 +350,7 @@ static void finish(struct ainit *s) {
   kill(-1, SIGKILL);
   reap_all(s, EXIT_GRACE_MS);
   check_oom(s); /* OOM reports come before APP_EXITED (PROTOCOL.md) */
+  output_finish(&s->out, &s->an); /* and all the output, acknowledged */
   unsigned char payload[8];
   int st = s->app_status;
   put32(payload, (uint32_t)(WIFEXITED(st) ? WEXITSTATUS(st) : -1));
@@ -376,7 +387,8 @@ static void setup(struct ainit *s, uint64_t boot_ms) {
 }
 
 int main(void) {
-  static struct ainit s = {.sigfd = -1, .kmsg = -1, .an = {.fd = -1}};
+  static struct ainit s = {.sigfd = -1, .kmsg = -1, .an = {.fd = -1},
+                           .out = {.pipe_rd = -1, .pipe_wr = -1, .port = -1}};
   uint64_t boot_ms = uptime_ms();
   sigset_t set;
   sigemptyset(&set);

@@ -28,7 +28,7 @@ static void sleep_ms(long ms) {
 /* Looks for the port in sysfs; returns 1 found (dev filled), 0 not found,
  * -1 not found but some port has no name yet (the host's name message may
  * still be on its way). */
-static int find_port(char *dev, size_t devlen) {
+int ainit_find_port(const char *wanted, char *dev, size_t devlen) {
   DIR *d = opendir(PORTS_DIR);
   int unnamed = 0, found = 0;
   struct dirent *e;
@@ -46,7 +46,7 @@ static int find_port(char *dev, size_t devlen) {
     }
     name[n] = '\0';
     name[strcspn(name, "\n")] = '\0';
-    if (strcmp(name, ANOTIFY_PORT_NAME) == 0) {
+    if (strcmp(name, wanted) == 0) {
       snprintf(dev, devlen, "/dev/%s", e->d_name);
       found = 1;
     }
@@ -62,7 +62,7 @@ void anotify_open(struct anotify *a) {
   a->connected = 0;
   a->outlen = a->inlen = 0;
   /* Up to 1 s for a port whose name has not arrived yet. */
-  for (int tries = 0; (r = find_port(dev, sizeof dev)) < 0 && tries < 50; tries++) sleep_ms(20);
+  for (int tries = 0; (r = ainit_find_port(ANOTIFY_PORT_NAME, dev, sizeof dev)) < 0 && tries < 50; tries++) sleep_ms(20);
   if (r <= 0) {
     ainit_log("no virtio-serial port named %s: Anotify is off", ANOTIFY_PORT_NAME);
     return;

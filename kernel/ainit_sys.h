@@ -6,6 +6,7 @@
 #include "anotify/anotify_proto.h"
 #include "kernel/ainit.h"
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,31 @@ struct anotify {
 /* A frame from the host: type and payload (valid until the next call). */
 typedef void (*anotify_handler)(void *ctx, uint8_t type, const unsigned char *payload,
                                 uint16_t len);
+
+/* Looks for the virtio-serial port NAME in sysfs: 1 found (/dev path in
+ * dev), 0 not found, -1 not found but some port has no name yet. */
+int ainit_find_port(const char *name, char *dev, size_t devlen);
+
+/* The application's stdout and stderr in pipe mode (ainit_output.c): PID 1
+ * relays them from a pipe to the flow-controlled port org.arrow.stdout.0 and
+ * counts them, so that the host confirms it read every byte before the exit
+ * is reported. */
+struct output_relay {
+  int pipe_rd, pipe_wr; /* the application's end is pipe_wr; -1 when closed */
+  int port;             /* -1: no relay, the application writes to the console */
+  size_t len, off;      /* bytes in buf, and how many of them were written */
+  uint64_t total;       /* bytes written to the port in all */
+  int acked;            /* ANOTIFY_OUTPUT_ACK received */
+};
+/* Sets up the relay when the port exists; otherwise leaves port at -1. */
+void output_open(struct output_relay *o);
+/* The pollfd the relay needs now (fd -1 when it needs none). */
+struct pollfd output_pollfd(const struct output_relay *o);
+/* Moves data after poll reported REVENTS on the relay's fd. */
+void output_step(struct output_relay *o, short revents);
+/* After every writer is gone: relays the rest, tells the host how many bytes
+ * it should have (ANOTIFY_OUTPUT_END) and waits for its acknowledgement. */
+void output_finish(struct output_relay *o, struct anotify *an);
 
 /* Finds the port named ANOTIFY_PORT_NAME through sysfs and opens it
  * non-blocking, asking for SIGIO when the host end connects or data arrives.
