@@ -44,10 +44,23 @@ struct PortForward {
   std::vector<PortRange> ranges;
 };
 
-// <interface type='user'>: QEMU user networking (slirp).
+// <interface type=>: 'user' is QEMU user networking (slirp); 'bridge' is a
+// TAP that virtarrowd (as root) creates and attaches to an existing host
+// bridge. 'network' is refused at parse time (see domain-xml/README.md).
+enum class InterfaceType { User, Bridge };
+
+// <interface>. For a bridge the guest has no DHCP client, so its address is
+// static: libvirt's <ip address= prefix=/> and <route gateway=/> (the
+// grammar libvirt's LXC driver uses for the same purpose) are required and
+// given to ainit as arrow.net.
 struct Interface {
+  InterfaceType type = InterfaceType::User;
   std::string mac;  // optional, "52:54:00:xx:xx:xx"
-  std::vector<PortForward> port_forwards;
+  std::vector<PortForward> port_forwards;  // user only
+  std::string bridge;      // <source bridge=>: bridge only
+  std::string ip_address;  // <ip address=>: IPv4, bridge only
+  unsigned ip_prefix = 24; // <ip prefix=>
+  std::string gateway;     // <route gateway=>: optional, empty: no default route
 };
 
 struct EnvVar {

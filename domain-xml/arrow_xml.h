@@ -60,5 +60,7 @@ std::string domain_schema_path();  // schema_dir() + "/arrow.rng"
 
 // The string table of LifecycleAction, shared by parse and format.
 const char* lifecycle_action_name(LifecycleAction action);
+// The string table of InterfaceType ('user', 'bridge'), shared by parse and format.
+const char* interface_type_name(InterfaceType type);
 
 }  // namespace arrow

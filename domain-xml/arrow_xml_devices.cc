@@ -1,12 +1,12 @@
-// Domain XML → ArrowDef for <devices> (emulator, shares, the user-mode
-// interface with its port forwards, the console) and the rules that span
-// several elements.
+// Domain XML → ArrowDef for <devices> (emulator, shares, the user-mode or
+// bridge interface, the console) and the rules that span several elements.
 #include <arpa/inet.h>
 
 #include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "domain-xml/arrow_xml_internal.h"
 #include "domain-xml/xml_util.h"
@@ -248,26 +248,126 @@ Status parse_port_forward(const xmlNode* n, Interface& iface) {
   return {};
 }
 
+// ---- <interface type='bridge'>: <source bridge=>, <ip>, <route> ----
+
+// A Linux interface name: 1 to 15 bytes (IFNAMSIZ), no '/', ':' or blank.
+bool is_ifname(const std::string& name) {
+  if (name.empty() || name.size() > 15 || name == "." || name == "..") return false;
+  for (unsigned char c : name)
+    if (c <= ' ' || c == '/' || c == ':' || c >= 0x7f) return false;
+  return true;
+}
+
+Status parse_source(const xmlNode* n, Interface& iface) {
+  TRY(check_attrs(n, {"bridge"}));
+  iface.bridge = TRY(required_attr(n, "bridge"));
+  if (!is_ifname(iface.bridge))
+    return make_error(VIR_ERR_XML_ERROR,
+                      fmt(_("invalid value '%1$s' for attribute 'bridge' of <source>: expected a host interface name "
+                            "of 1 to 15 characters"),
+                          iface.bridge.c_str()));
+  return {};
+}
+
+bool is_ipv4(const std::string& addr) {
+  unsigned char buf[4];
+  return inet_pton(AF_INET, addr.c_str(), buf) == 1;
+}
+
+Status check_family(const xmlNode* n) {
+  std::string family;
+  if (xml_get_attr(n, "family", &family) && family != "ipv4")
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      fmt(_("invalid value '%1$s' for attribute 'family' of <%2$s>: Arrow configures IPv4 only"),
+                          family.c_str(), name_of(n)));
+  return {};
+}
+
+Status parse_ip(const xmlNode* n, Interface& iface) {
+  TRY(check_attrs(n, {"address", "prefix", "family"}));
+  TRY(check_family(n));
+  iface.ip_address = TRY(required_attr(n, "address"));
+  if (!is_ipv4(iface.ip_address))
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      fmt(_("invalid value '%1$s' for attribute 'address' of <ip>: expected an IPv4 address"),
+                          iface.ip_address.c_str()));
+  std::string v;
+  uint64_t prefix = 24;
+  if (xml_get_attr(n, "prefix", &v) && (!parse_u64(trim(v), &prefix) || prefix < 1 || prefix > 32))
+    return make_error(VIR_ERR_XML_ERROR,
+                      fmt(_("invalid value '%1$s' for attribute 'prefix' of <ip>: expected 1 to 32"), v.c_str()));
+  iface.ip_prefix = static_cast<unsigned>(prefix);
+  return {};
+}
+
+// Only the default route: <route gateway=> (address 0.0.0.0/0 if given).
+Status parse_route(const xmlNode* n, Interface& iface) {
+  TRY(check_attrs(n, {"gateway", "family", "address", "prefix"}));
+  TRY(check_family(n));
+  std::string v;
+  if ((xml_get_attr(n, "address", &v) && v != "0.0.0.0") || (xml_get_attr(n, "prefix", &v) && v != "0"))
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      fmt(_("invalid value '%1$s' for <route>: an Arrow takes only a default route (<route "
+                            "gateway=>)"),
+                          v.c_str()));
+  iface.gateway = TRY(required_attr(n, "gateway"));
+  if (!is_ipv4(iface.gateway))
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      fmt(_("invalid value '%1$s' for attribute 'gateway' of <route>: expected an IPv4 address"),
+                          iface.gateway.c_str()));
+  return {};
+}
+
 const Rule<Interface> kInterfaceChildren[] = {
     {"mac", true, parse_mac},
     {"model", true, parse_model},
     {"portForward", false, parse_port_forward},
+    {"source", true, parse_source},
+    {"ip", true, parse_ip},
+    {"route", true, parse_route},
     {"alias", true, parse_alias<Interface>},
 };
+
+// Which children belong to which type: port forwards are slirp's; a bridge
+// needs its bridge and, ainit having no DHCP client, a static address.
+Status check_interface(const Interface& iface) {
+  const bool bridge = iface.type == InterfaceType::Bridge;
+  if (!bridge && (!iface.bridge.empty() || !iface.ip_address.empty() || !iface.gateway.empty()))
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      _("elements <source>, <ip> and <route> in <interface type='user'>: QEMU user networking "
+                        "chooses the guest's address; they belong to type='bridge'"));
+  if (bridge && !iface.port_forwards.empty())
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      _("element <portForward> in <interface type='bridge'>: the guest is reached on the bridge at "
+                        "its own address; port forwards belong to type='user'"));
+  if (bridge && iface.bridge.empty())
+    return make_error(VIR_ERR_XML_ERROR, _("missing required element <source bridge=> in <interface type='bridge'>"));
+  if (bridge && iface.ip_address.empty())
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      _("missing required element <ip address=> in <interface type='bridge'>: the guest has no DHCP "
+                        "client, so its address is static"));
+  return {};
+}
 
 Status parse_interface(const xmlNode* n, ArrowDef& def) {
   TRY(check_attrs(n, {"type"}));
   std::string type = TRY(required_attr(n, "type"));
-  if (type != "user")
+  if (type == "network")
     return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
-                      fmt(_("invalid value '%1$s' for attribute 'type' of <interface>: Arrow supports only user-mode "
-                            "networking, 'user'"),
+                      _("invalid value 'network' for attribute 'type' of <interface>: Arrow has no virtual network "
+                        "driver; use type='bridge' with <source bridge=> naming the network's bridge"));
+  std::optional<InterfaceType> parsed = interface_type_from_name(type);
+  if (!parsed)
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      fmt(_("invalid value '%1$s' for attribute 'type' of <interface>: expected 'user' or 'bridge'"),
                           type.c_str()));
   if (!def.interfaces.empty())
     return make_error(VIR_ERR_CONFIG_UNSUPPORTED, _("element <interface> may appear only once in <devices>: an Arrow "
                                                     "has one network interface"));
   Interface iface;
+  iface.type = *parsed;
   TRY(parse_children(n, kInterfaceChildren, iface));
+  TRY(check_interface(iface));
   def.interfaces.push_back(std::move(iface));
   return {};
 }
@@ -360,6 +460,12 @@ Status check_ports(const ArrowDef& def) {
 Status parse_devices(const xmlNode* n, ArrowDef& def) {
   TRY(check_attrs(n, {}));
   return parse_children(n, kDevicesChildren, def);
+}
+
+void assign_bridge_macs(ArrowDef& def) {
+  for (Interface& iface : def.interfaces)
+    if (iface.type == InterfaceType::Bridge && iface.mac.empty())
+      iface.mac = fmt("52:54:00:%02x:%02x:%02x", def.uuid[13], def.uuid[14], def.uuid[15]);
 }
 
 Status check_def(const ArrowDef& def) {

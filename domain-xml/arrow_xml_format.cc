@@ -20,6 +20,17 @@ constexpr LifecycleName kLifecycleNames[] = {
     {LifecycleAction::Restart, "restart"},
 };
 
+struct InterfaceTypeName {
+  InterfaceType type;
+  const char* name;
+};
+
+// The one string table of InterfaceType, for parse and format.
+constexpr InterfaceTypeName kInterfaceTypeNames[] = {
+    {InterfaceType::User, "user"},
+    {InterfaceType::Bridge, "bridge"},
+};
+
 void format_os(XmlWriter& w, const ArrowDef& def) {
   w.open("os").children();
   w.open("type").attr("arch", def.arch).attr("machine", def.machine).text_and_close("type", "exe");
@@ -44,10 +55,16 @@ void format_share(XmlWriter& w, const Share& share) {
 }
 
 void format_interface(XmlWriter& w, const Interface& iface) {
-  w.open("interface").attr("type", "user");
-  if (iface.mac.empty() && iface.port_forwards.empty()) return w.end_empty();
+  w.open("interface").attr("type", interface_type_name(iface.type));
+  const bool bridge = iface.type == InterfaceType::Bridge;
+  if (!bridge && iface.mac.empty() && iface.port_forwards.empty()) return w.end_empty();
   w.children();
   if (!iface.mac.empty()) w.open("mac").attr("address", iface.mac).end_empty();
+  if (bridge) {
+    w.open("source").attr("bridge", iface.bridge).end_empty();
+    w.open("ip").attr("address", iface.ip_address).attr("prefix", std::to_string(iface.ip_prefix)).end_empty();
+    if (!iface.gateway.empty()) w.open("route").attr("gateway", iface.gateway).end_empty();
+  }
   for (const auto& fwd : iface.port_forwards) {
     w.open("portForward").attr("proto", fwd.proto);
     if (!fwd.address.empty()) w.attr("address", fwd.address);
@@ -121,6 +138,18 @@ const char* lifecycle_action_name(LifecycleAction action) {
 std::optional<LifecycleAction> lifecycle_action_from_name(std::string_view name) {
   for (const auto& entry : kLifecycleNames)
     if (name == entry.name) return entry.action;
+  return std::nullopt;
+}
+
+const char* interface_type_name(InterfaceType type) {
+  for (const auto& entry : kInterfaceTypeNames)
+    if (entry.type == type) return entry.name;
+  return "user";  // unreachable: the table covers every enumerator
+}
+
+std::optional<InterfaceType> interface_type_from_name(std::string_view name) {
+  for (const auto& entry : kInterfaceTypeNames)
+    if (name == entry.name) return entry.type;
   return std::nullopt;
 }
 

@@ -19,6 +19,8 @@ namespace arrow {
 
 // The LifecycleAction string table's reverse lookup.
 std::optional<LifecycleAction> lifecycle_action_from_name(std::string_view name);
+// The InterfaceType string table's reverse lookup.
+std::optional<InterfaceType> interface_type_from_name(std::string_view name);
 
 namespace xmlparse {
 
@@ -85,6 +87,10 @@ Status parse_devices(const xmlNode* n, ArrowDef& def);
 // Rules spanning elements: <currentMemory> within <memory>, unique share
 // targets and forwarded ports, at most one interface and console.
 Status check_def(const ArrowDef& def);
+// Gives each bridge <interface> without <mac> one, as libvirt does, so that
+// two Arrows on one bridge never share QEMU's default MAC; derived from the
+// (random) UUID so that it is stable for a defined Arrow.
+void assign_bridge_macs(ArrowDef& def);
 
 }  // namespace xmlparse
 

@@ -306,6 +306,7 @@ Result<ArrowDef> parse_domain_xml(std::string_view xml) {
   if (!has_child(root, "os")) return make_error(VIR_ERR_XML_ERROR, _("missing required element <os>"));
   TRY(check_def(def));
   if (!has_child(root, "uuid")) def.uuid = uuid_generate();
+  xmlparse::assign_bridge_macs(def);
   return def;
 }
 

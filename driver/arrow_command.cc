@@ -101,6 +101,32 @@ Result<std::string> hostfwd_options(const PortForward& pf) {
   return out;
 }
 
+// arrow.net's value (kernel/CMDLINE.md): slirp's fixed network for user
+// mode, the XML's static address and gateway for a bridge.
+std::string guest_net(const Interface& iface) {
+  switch (iface.type) {
+    case InterfaceType::User:
+      return kGuestNet;
+    case InterfaceType::Bridge:
+      return fmt("%s/%u,%s,", iface.ip_address.c_str(), iface.ip_prefix, iface.gateway.c_str());
+  }
+  return kGuestNet;  // unreachable: the switch covers every enumerator
+}
+
+// The -netdev value: slirp with its port forwards, or the launcher's TAP fd.
+Result<std::string> netdev_option(const Interface& iface, size_t i, const CommandContext& ctx) {
+  switch (iface.type) {
+    case InterfaceType::User: {
+      std::string netdev = fmt("user,id=net%zu", i);
+      for (const PortForward& pf : iface.port_forwards) netdev += TRY(hostfwd_options(pf));
+      return netdev;
+    }
+    case InterfaceType::Bridge:
+      return fmt("tap,id=net%zu,fd=%d", i, ctx.tap_fd);
+  }
+  return make_error(VIR_ERR_INTERNAL_ERROR, _("unknown <interface> type"));  // unreachable
+}
+
 Status check_machine(const ArrowDef& def) {
   if (def.arch != "x86_64") {
     return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
@@ -186,7 +212,7 @@ Result<std::string> build_kernel_cmdline(const ArrowDef& def, const CommandConte
     out += fmt(" arrow.share=share%zu,%s,%s", i, cmdline_escape(shares[i].target_dir).c_str(),
                share_mode(shares[i], i).c_str());
   }
-  if (!def.interfaces.empty()) out += std::string(" arrow.net=") + kGuestNet;
+  if (!def.interfaces.empty()) out += " arrow.net=" + guest_net(def.interfaces[0]);
   out += " arrow.host=" + cmdline_escape(def.name);
   out += fmt(" arrow.hb=%u", ctx.heartbeat_s);
   // Without it ainit leaves the console a terminal (echo, \r\n), which is
@@ -258,9 +284,7 @@ Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const Comm
   add(argv, "-device", "virtio-rng-device,rng=rng0");
   for (size_t i = 0; i < def.interfaces.size(); i++) {
     const Interface& iface = def.interfaces[i];
-    std::string netdev = fmt("user,id=net%zu", i);
-    for (const PortForward& pf : iface.port_forwards) netdev += TRY(hostfwd_options(pf));
-    add(argv, "-netdev", netdev);
+    add(argv, "-netdev", TRY(netdev_option(iface, i, ctx)));
     add(argv, "-device", fmt("virtio-net-device,netdev=net%zu%s", i, iface.mac.empty() ? "" : (",mac=" + iface.mac).c_str()));
   }
   return argv;

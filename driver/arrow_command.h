@@ -54,12 +54,16 @@ struct CommandContext {
   // virtserialport, which QEMU holds back when the host is slow instead of
   // dropping output as the virtconsole does.
   int stdout_fd = 7;
+  // The TAP of an <interface type='bridge'>, opened by the launcher as root
+  // (arrow_tap.h) and passed to QEMU at this fd.
+  int tap_fd = 8;
 };
 
 // The kernel's x86 COMMAND_LINE_SIZE, the terminating NUL included.
 inline constexpr size_t kKernelCmdlineMax = 2048;
 
-// Guest network of QEMU user networking, given to ainit as arrow.net.
+// Guest network of QEMU user networking, given to ainit as arrow.net. A
+// bridge interface gives its own <ip>, <route> and no DNS server instead.
 inline constexpr const char* kGuestNet = "10.0.2.15/24,10.0.2.2,10.0.2.3";
 
 // Percent-encodes one field as kernel/CMDLINE.md specifies.

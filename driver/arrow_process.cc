@@ -20,6 +20,7 @@
 #include "driver/arrow_anotify.h"
 #include "driver/arrow_log.h"
 #include "driver/arrow_stream.h"
+#include "driver/arrow_tap.h"
 #include "util/i18n.h"
 
 namespace arrow {
@@ -196,6 +197,17 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
   UniqueFd log_for_qemu(::fcntl(p->log_fd_.get(), F_DUPFD_CLOEXEC, 10));
   if (!log_for_qemu.valid()) return sys_error("duplicate log file", ctx.log_path, errno);
   ctx.log_fd = 6;
+  ctx.tap_fd = 8;
+  // A bridge interface's TAP, created here as root; QEMU gets the fd.
+  UniqueFd tap_for_qemu;
+  std::string tap_note;
+  for (const Interface& iface : def.interfaces) {
+    if (iface.type != InterfaceType::Bridge) continue;
+    BridgeTap tap = TRY(open_bridge_tap(iface.bridge));
+    tap_for_qemu.reset(::fcntl(tap.fd.get(), F_DUPFD_CLOEXEC, 10));
+    if (!tap_for_qemu.valid()) return sys_error("duplicate TAP device", tap.ifname, errno);
+    tap_note = fmt("== %s on bridge %s ==\n", tap.ifname.c_str(), iface.bridge.c_str());
+  }
   const std::vector<std::string> argv = TRY(build_qemu_argv(def, ctx));
 
   std::string joined;
@@ -205,17 +217,18 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
     cargv.push_back(a.c_str());
   }
   cargv.push_back(nullptr);
-  p->append_log(fmt("== qemu started %s: %s ==\n", now_text().c_str(), joined.c_str()));
+  p->append_log(tap_note + fmt("== qemu started %s: %s ==\n", now_text().c_str(), joined.c_str()));
   p->log_start_ = ::lseek(p->log_fd_.get(), 0, SEEK_END);
 
-  const gint sources[5] = {listeners[0].get(), listeners[1].get(), listeners[2].get(), log_for_qemu.get(),
-                           listeners[3].get()};
-  const gint targets[5] = {3, 4, 5, 6, 7};
+  const gint sources[6] = {listeners[0].get(), listeners[1].get(), listeners[2].get(), log_for_qemu.get(),
+                           listeners[3].get(), tap_for_qemu.get()};
+  const gint targets[6] = {3, 4, 5, 6, 7, 8};
+  const gsize n_fds = tap_for_qemu.valid() ? 6 : 5;
   GError* gerr = nullptr;
   GPid pid = 0;
   if (!g_spawn_async_with_pipes_and_fds(nullptr, cargv.data(), nullptr, G_SPAWN_DO_NOT_REAP_CHILD, child_setup,
                                         const_cast<ChildConfinement*>(confinement), -1, p->log_fd_.get(),
-                                        p->log_fd_.get(), sources, targets, 5, &pid,
+                                        p->log_fd_.get(), sources, targets, n_fds, &pid,
                                         nullptr, nullptr, nullptr, &gerr)) {
     Error e = make_error(VIR_ERR_INTERNAL_ERROR,
                          fmt(_("cannot start '%1$s': %2$s"), argv[0].c_str(), gerr ? gerr->message : "?"));

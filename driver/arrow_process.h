@@ -63,7 +63,8 @@ class ArrowProcess {
 
   // Spawns QEMU for DEF. CTX.log_path is the log (created 0600, appended);
   // the fds in CTX are overridden to 3, 4, 5 and the log to 6 (QEMU opens
-  // no host file of ours by path, so it may run unprivileged). The runtime
+  // no host file of ours by path, so it may run unprivileged); a bridge
+  // interface's TAP is created here (arrow_tap.h, root only) and passed at 8. The runtime
   // directory RUN_DIR is created 0700 if needed. CONFINEMENT, when given, is
   // applied in the child before exec (cgroup, user, share checks); it only
   // needs to live through this call. Errors before the spawn leave nothing

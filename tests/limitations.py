@@ -78,10 +78,14 @@ def check_refused(daemon, checks):
     code, msg = refused(daemon.conn, disk)
     checks.check(code == libvirt.VIR_ERR_CONFIG_UNSUPPORTED and "<disk>" in msg,
                  "disks: <disk> is refused", msg)
-    bridge = base.replace("<devices>", "<devices><interface type='bridge'><source bridge='br0'/></interface>")
-    code, msg = refused(daemon.conn, bridge)
-    checks.check(code == libvirt.VIR_ERR_CONFIG_UNSUPPORTED and "'bridge'" in msg,
-                 "bridge networking: <interface type='bridge'> is refused", msg)
+    network = base.replace("<devices>", "<devices><interface type='network'><source network='default'/></interface>")
+    code, msg = refused(daemon.conn, network)
+    checks.check(code == libvirt.VIR_ERR_CONFIG_UNSUPPORTED and "type='bridge'" in msg,
+                 "network interfaces: <interface type='network'> is refused, pointing at type='bridge'", msg)
+    dhcp = base.replace("<devices>", "<devices><interface type='bridge'><source bridge='br0'/></interface>")
+    code, msg = refused(daemon.conn, dhcp)
+    checks.check(code == libvirt.VIR_ERR_CONFIG_UNSUPPORTED and "<ip address=>" in msg,
+                 "DHCP on a bridge: <interface type='bridge'> without <ip> is refused", msg)
     shares = [dict(source=f"/srv/s{i}", target=f"/srv/s{i}", readonly=True) for i in range(5)]
     many = apptest.domain_xml("many", "/usr/bin/true", shares=shares, forwards=[(apptest.free_port(), 80)])
     import libvirt as lv
