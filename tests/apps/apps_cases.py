@@ -254,8 +254,10 @@ class Etcd(Case):
                           "--listen-peer-urls", "http://127.0.0.1:2380",
                           "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
                           "--initial-cluster", "arrow=http://127.0.0.1:2380"],
+                    # Its data dir is a tmpfs-backed ShadowFS inside guest memory, and
+                    # Go plus bbolt need room: at 256 MiB a write sometimes got ENOSPC.
                     shares=[dict(source="/var/lib/etcd", target="/var/lib/etcd", transient=True)],
-                    memory_mib=256, guest_port=2379)
+                    memory_mib=512, guest_port=2379)
 
     def native(self, work, port):
         from apptest import free_port
