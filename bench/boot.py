@@ -17,7 +17,7 @@ import arrowtest as at  # noqa: E402
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 7
 KDIR = os.environ.get("ARROW_KERNEL_DIR", os.path.join(at.BUILDDIR, "kernel"))
-LAUNCH = os.path.join(at.BUILDDIR, "driver", "arrow-launch")
+LAUNCH = os.path.join(at.BUILDDIR, "driver", "engine", "arrow-launch")
 APP = "/usr/bin/true"
 
 

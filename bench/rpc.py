@@ -18,7 +18,7 @@ import time
 import libvirt
 
 BUILDDIR = os.environ.get("ARROW_BUILDDIR", os.getcwd())
-REAL_DAEMON = os.path.join(BUILDDIR, "driver", "virtarrowd")
+REAL_DAEMON = os.path.join(BUILDDIR, "driver", "daemon", "virtarrowd")
 FAKE_DAEMON = os.path.join(BUILDDIR, "tests", "virtarrowd-fake")
 LIBVIRTD = "/usr/sbin/libvirtd"
 
@@ -189,7 +189,7 @@ def report(targets, results, args):
         print(f"  {what:40} {ra:16.0f} {rb:22.0f} {ra / rb:7.2f}")
     print(f"  virtarrowd/libvirtd: lowest ratio {worst:.2f} (target >= 1: {'met' if worst >= 1 else 'NOT met'})")
     if a != "virtarrowd":
-        print(f"  note: driver/virtarrowd is not built: measured {a}, the RPC layer over the in-memory fake driver")
+        print(f"  note: driver/daemon/virtarrowd is not built: measured {a}, the RPC layer over the in-memory fake driver")
 
 
 if __name__ == "__main__":

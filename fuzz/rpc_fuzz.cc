@@ -13,12 +13,14 @@
 #include <string>
 
 #include "driver/rpc/protocol.h"
+#include "driver/remote/remote_program.h"
 #include "driver/rpc/server.h"
 #include "tests/fake_driver.h"
 #include "util/fd.h"
 
 using namespace arrow;
 using namespace arrow::rpc;
+using arrow::remote::kRemoteProgram;
 
 namespace {
 
@@ -34,7 +36,8 @@ std::string connect_open() {
 
 Server& server() {
   static test::FakeDriver* driver = new test::FakeDriver();
-  static Server* s = new Server(*driver, ServerOptions{});
+  static remote::RemoteProgram* program = new remote::RemoteProgram(*driver, "arrow:///system");
+  static Server* s = new Server(*program, ServerOptions{});
   return *s;
 }
 

@@ -11,7 +11,7 @@ import tempfile
 
 import arrowtest as at
 
-LAUNCH = os.path.join(at.BUILDDIR, "driver", "arrow-launch")
+LAUNCH = os.path.join(at.BUILDDIR, "driver", "engine", "arrow-launch")
 T = at.Failures()
 workdir = tempfile.mkdtemp(prefix="arrow-boot-")
 

@@ -10,9 +10,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "driver/arrow_cgroup.h"
-#include "driver/arrow_confine.h"
-#include "driver/rpc/daemon_conf.h"
+#include "driver/engine/cgroup.h"
+#include "driver/engine/confine.h"
+#include "driver/daemon/daemon_conf.h"
 #include "tests/testutil.h"
 
 using namespace arrow;
@@ -221,11 +221,11 @@ class CgroupTest : public CppUnit::TestFixture {
   }
 
   void daemon_conf_keys() {
-    auto conf = rpc::parse_daemon_conf("user = \"nobody\"\nboot_timeout = 42  # seconds\n", "c.conf");
+    auto conf = daemon::parse_daemon_conf("user = \"nobody\"\nboot_timeout = 42  # seconds\n", "c.conf");
     CPPUNIT_ASSERT(conf.ok() && conf->ignored.empty());
     CPPUNIT_ASSERT(conf->user && *conf->user == "nobody");
     CPPUNIT_ASSERT(conf->boot_timeout_s && *conf->boot_timeout_s == 42);
-    auto empty = rpc::parse_daemon_conf("", "c.conf");
+    auto empty = daemon::parse_daemon_conf("", "c.conf");
     CPPUNIT_ASSERT(empty.ok() && !empty->user && !empty->boot_timeout_s);
     const struct {
       const char* text;
@@ -239,7 +239,7 @@ class CgroupTest : public CppUnit::TestFixture {
         {"boot_timeout = 5s\n", "c.conf:1: 'boot_timeout' must be a number of seconds from 1 to 86400"},
     };
     for (const auto& c : bad) {
-      auto r = rpc::parse_daemon_conf(c.text, "c.conf");
+      auto r = daemon::parse_daemon_conf(c.text, "c.conf");
       CPPUNIT_ASSERT_MESSAGE(c.text, !r.ok());
       CPPUNIT_ASSERT_EQUAL(std::string(c.message), r.error().message);
     }

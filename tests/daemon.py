@@ -13,7 +13,7 @@ import tempfile
 import time
 
 BUILDDIR = os.environ.get("ARROW_BUILDDIR", os.getcwd())
-DAEMON = os.path.join(BUILDDIR, "driver", "virtarrowd")
+DAEMON = os.path.join(BUILDDIR, "driver", "daemon", "virtarrowd")
 
 
 def wait_for(predicate, timeout, what, interval=0.2):

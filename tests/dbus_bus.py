@@ -1,6 +1,6 @@
 """Helpers for the D-Bus tests (not a test itself): a private dbus-daemon whose
 configuration denies owning names except as the shipped policy
-(driver/org.libvirt.Arrow.conf) allows, a private virtarrowd pointed at it
+(driver/dbus/org.libvirt.Arrow.conf) allows, a private virtarrowd pointed at it
 through DBUS_SYSTEM_BUS_ADDRESS / DBUS_SESSION_BUS_ADDRESS, and a signal
 recorder built on python3-dbus with a GLib main loop in a thread."""
 
@@ -18,9 +18,9 @@ from gi.repository import GLib
 
 SRCDIR = os.environ.get("ARROW_SRCDIR", os.getcwd())
 BUILDDIR = os.environ.get("ARROW_BUILDDIR", os.getcwd())
-DAEMON = os.path.join(BUILDDIR, "driver", "virtarrowd")
-POLICY = os.path.join(SRCDIR, "driver", "org.libvirt.Arrow.conf")
-INTROSPECTION = os.path.join(SRCDIR, "driver", "org.libvirt.Arrow.xml")
+DAEMON = os.path.join(BUILDDIR, "driver", "daemon", "virtarrowd")
+POLICY = os.path.join(SRCDIR, "driver", "dbus", "org.libvirt.Arrow.conf")
+INTROSPECTION = os.path.join(SRCDIR, "driver", "dbus", "org.libvirt.Arrow.xml")
 NAME = "org.libvirt.Arrow"
 
 dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)

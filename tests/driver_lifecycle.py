@@ -25,7 +25,7 @@ import urllib.request
 import libvirt
 
 BUILDDIR = os.environ.get("ARROW_BUILDDIR", os.getcwd())
-DAEMON = os.path.join(BUILDDIR, "driver", "virtarrowd")
+DAEMON = os.path.join(BUILDDIR, "driver", "daemon", "virtarrowd")
 BOOT_TIMEOUT = 60  # seconds; python3 from a 9p /usr under TCG takes ~10 s
 
 # libvirt-python's event loop, started once for the whole run.

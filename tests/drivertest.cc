@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "domain-xml/arrow_xml.h"
-#include "driver/arrow_driver.h"
+#include "driver/arrow/arrow_driver.h"
 
 using namespace arrow;
 
@@ -151,8 +151,8 @@ class DriverTest : public CppUnit::TestFixture {
     options.autostart = autostart;
     auto driver = std::make_unique<ArrowDriver>(std::move(conf), std::move(options));
     CPPUNIT_ASSERT(driver->load().ok());
-    driver->add_lifecycle_listener([this](const DomainLifecycleEvent& ev) {
-      if (ev.event_id != 0) return;  // lifecycle events only
+    driver->subscribe([this](const ArrowEvent& ev) {
+      if (ev.kind != ArrowEventKind::Lifecycle) return;
       events_.push_back(ev.event * 100 + ev.detail);
       event_ids_.push_back(ev.dom.id);
     });

@@ -128,7 +128,11 @@ int FakeDriver::num_of_defined_domains() {
 }
 
 void FakeDriver::emit(const Dom& d, int event, int detail) {
-  DomainLifecycleEvent ev{d.ref, event, detail};
+  ArrowEvent ev;
+  ev.kind = ArrowEventKind::Lifecycle;
+  ev.dom = d.ref;
+  ev.event = event;
+  ev.detail = detail;
   for (auto& l : listeners_) l(ev);
 }
 

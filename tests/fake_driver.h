@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "driver/arrow_driver_api.h"
+#include "driver/api/driver_api.h"
 
 namespace arrow::test {
 
@@ -53,7 +53,7 @@ class FakeDriver : public DriverApi {
   Result<uint64_t> domain_get_max_memory(const DomainRef& dom) override;
   Result<std::vector<DomainStatsRecord>> get_all_domain_stats(unsigned stats, unsigned flags) override;
 
-  void add_lifecycle_listener(LifecycleListener listener) override { listeners_.push_back(std::move(listener)); }
+  void subscribe(EventListener listener) override { listeners_.push_back(std::move(listener)); }
 
  private:
   struct Dom {
@@ -77,7 +77,7 @@ class FakeDriver : public DriverApi {
 
   std::vector<Dom> doms_;
   int next_id_ = 1;
-  std::vector<LifecycleListener> listeners_;
+  std::vector<EventListener> listeners_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // pending timers check it
 };
 

@@ -11,7 +11,7 @@
 #include <sstream>
 #include <string>
 
-#include "driver/arrow_log.h"
+#include "driver/engine/log_file.h"
 
 using namespace arrow;
 

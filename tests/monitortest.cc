@@ -8,8 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "driver/arrow_json.h"
-#include "driver/arrow_monitor.h"
+#include "driver/engine/json.h"
+#include "driver/engine/qemu_monitor.h"
 
 namespace arrow {
 

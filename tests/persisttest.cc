@@ -10,7 +10,7 @@
 #include <map>
 #include <string>
 
-#include "driver/arrow_persist.h"
+#include "driver/arrow/arrow_persist.h"
 #include "util/i18n.h"
 
 using namespace arrow;

@@ -11,8 +11,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "driver/arrow_conf.h"
-#include "driver/arrow_reconnect.h"
+#include "driver/arrow/arrow_conf.h"
+#include "driver/arrow/arrow_reconnect.h"
 
 using namespace arrow;
 

@@ -8,13 +8,16 @@
 #include <cstdio>
 #include <cstring>
 
-#include "driver/remote_procs.h"
-#include "driver/rpc/daemon_conf.h"
+#include "driver/remote/remote_procs.h"
+#include "driver/remote/remote_program.h"
+#include "driver/daemon/daemon_conf.h"
 #include "driver/rpc/server.h"
 #include "tests/fake_driver.h"
 
 using namespace arrow;
 using namespace arrow::rpc;
+using namespace arrow::remote;
+using namespace arrow::daemon;
 
 namespace {
 
@@ -157,14 +160,15 @@ class RpcTest : public CppUnit::TestFixture {
  public:
   void setUp() override {
     driver_ = std::make_unique<test::FakeDriver>();
+    program_ = std::make_unique<remote::RemoteProgram>(*driver_, "arrow:///system");
     ServerOptions o;
-    o.uri = "arrow:///system";
     o.keepalive_interval_s = 1;
     o.keepalive_count = 2;
-    server_ = std::make_unique<Server>(*driver_, o);
+    server_ = std::make_unique<Server>(*program_, o);
   }
   void tearDown() override {
     server_.reset();
+    program_.reset();
     driver_.reset();
   }
 
@@ -420,6 +424,7 @@ class RpcTest : public CppUnit::TestFixture {
 
  private:
   std::unique_ptr<test::FakeDriver> driver_;
+  std::unique_ptr<remote::RemoteProgram> program_;
   std::unique_ptr<Server> server_;
 };
 

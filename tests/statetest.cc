@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "driver/arrow_state.h"
+#include "driver/arrow/arrow_state.h"
 
 using namespace arrow;
 

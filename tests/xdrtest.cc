@@ -6,11 +6,13 @@
 #include <chrono>
 #include <cstdio>
 
+#include "driver/remote/remote_types.h"
 #include "driver/rpc/protocol.h"
 #include "driver/rpc/xdr.h"
 
 using namespace arrow;
 using namespace arrow::rpc;
+using namespace arrow::remote;
 
 namespace {
 

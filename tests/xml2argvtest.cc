@@ -6,7 +6,7 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include "domain-xml/arrow_xml.h"
-#include "driver/arrow_command.h"
+#include "driver/engine/qemu_command.h"
 #include "tests/testutil.h"
 
 namespace arrow {

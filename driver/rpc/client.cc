@@ -1,12 +1,12 @@
-// One client connection: reads frames, dispatches calls through the procedure
-// table, queues replies, keepalive. A malformed frame closes only this client.
+// One client connection: reads frames, hands calls to the program and stream
+// frames to their stream, queues replies, keepalive; and the Responder that
+// answers a call. A malformed frame closes only this client.
 #include <glib-unix.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
 
-#include "driver/remote_procs.h"
 #include "driver/rpc/server.h"
 #include "driver/rpc/stream.h"
 #include "util/i18n.h"
@@ -14,9 +14,7 @@
 namespace arrow::rpc {
 
 Client::Client(Server& server, UniqueFd fd, bool readonly, uint64_t id)
-    : server_(server), fd_(std::move(fd)), id_(id) {
-  state_.readonly = readonly;
-  state_.daemon_uri = server.options().uri;
+    : server_(server), fd_(std::move(fd)), id_(id), readonly_(readonly) {
   last_rx_us_ = g_get_monotonic_time();
 }
 
@@ -26,6 +24,7 @@ Client::~Client() {
 }
 
 void Client::start() {
+  session_ = server_.program().open_session(*this);
   read_source_ = g_unix_fd_add(fd_.get(), static_cast<GIOCondition>(G_IO_IN | G_IO_HUP | G_IO_ERR),
                                &Client::on_readable, this);
 }
@@ -39,9 +38,9 @@ void Client::close(const char* why) {
   read_source_ = write_source_ = 0;
   fd_.reset();
   outq_.clear();
-  state_.events.clear();
-  auto streams = std::move(state_.streams);
-  state_.streams.clear();
+  session_.reset();
+  auto streams = std::move(streams_);
+  streams_.clear();
   for (auto& [serial, stream] : streams) stream->on_connection_closed();
   server_.forget(id_);  // may destroy *this once the caller's reference goes
 }
@@ -111,11 +110,11 @@ void Client::handle_frame(const uint8_t* data, size_t len) {
   }
   if (h.type == MessageType::Stream || h.type == MessageType::StreamHole) {
     // Packets for a stream that ended (or never was) are dropped, as libvirtd does.
-    auto it = state_.streams.find(h.serial);
-    if (h.prog != kRemoteProgram || it == state_.streams.end()) return;
+    auto it = streams_.find(h.serial);
+    if (it == streams_.end() || it->second->program() != h.prog) return;
     std::shared_ptr<ServerStream> stream = it->second;
     if (stream->on_client_frame(h, std::span<const uint8_t>(data + (len - in.remaining()), in.remaining())))
-      state_.streams.erase(h.serial);
+      streams_.erase(h.serial);
     return;
   }
   if (h.type != MessageType::Call || h.status != MessageStatus::Ok) {
@@ -124,7 +123,7 @@ void Client::handle_frame(const uint8_t* data, size_t len) {
     close("malformed frame");
     return;
   }
-  dispatch_call(h, in);
+  server_.program().dispatch(*this, h, in);
 }
 
 void Client::handle_keepalive(const MessageHeader& h) {
@@ -140,58 +139,12 @@ void Client::handle_keepalive(const MessageHeader& h) {
   // PONG: receiving it already counted as traffic.
 }
 
-namespace {
-
-Error unknown_procedure(int proc) {
-  return make_error(VIR_ERR_RPC, fmt(_("unknown procedure: %1$d"), proc));
-}
-
-}  // namespace
-
-void Client::dispatch_call(const MessageHeader& h, XdrReader& args) {
-  const ProcRow* row =
-      h.prog == kRemoteProgram && h.vers == kProgramVersion ? find_callable_proc(h.proc) : nullptr;
-  if (!row) {
-    // libvirtd's answer; the client turns it into VIR_ERR_NO_SUPPORT.
-    XdrWriter w;
-    write_error(w, unknown_procedure(h.proc), ErrorDomain::Rpc);
-    send_reply(h, MessageStatus::Error, w.bytes());
+void Client::add_stream(uint32_t serial, std::shared_ptr<ServerStream> stream) {
+  if (closed_) {
+    stream->on_connection_closed();
     return;
   }
-  auto rstate = std::make_shared<Responder::State>();
-  rstate->client = weak_from_this();
-  rstate->call = h;
-  rstate->domain = error_domain_of(*row);
-  Responder responder(rstate);
-  if (!state_.opened && !allowed_before_open(*row)) {
-    responder.error(make_error(VIR_ERR_INTERNAL_ERROR, _("internal error: hypervisor connection not open")));
-    return;
-  }
-  if (state_.readonly && row->access == Access::Write) {
-    responder.error(make_error(VIR_ERR_OPERATION_DENIED,
-                               fmt(_("operation forbidden: read only access prevents %1$s"), row->api)));
-    return;
-  }
-  if (!row->handler) {
-    responder.error(make_error(
-        VIR_ERR_NO_SUPPORT, fmt(_("this function is not supported by the connection driver: %1$s"), row->api)));
-    return;
-  }
-  Call call(server_.driver(), state_, *row, args, rstate);
-  XdrWriter ret;
-  Status st = row->handler(call, ret);
-  if (!st.ok()) {
-    if (!call.deferred()) responder.error(st.error());
-    return;
-  }
-  if (!call.deferred()) {
-    if (!args.ok()) {
-      responder.error(args.error());
-      return;
-    }
-    rstate->answered = true;
-    send_reply(h, MessageStatus::Ok, ret.bytes());
-  }
+  streams_[serial] = std::move(stream);
 }
 
 void Client::send_reply(const MessageHeader& call, MessageStatus status, std::string_view payload) {
@@ -235,7 +188,7 @@ bool Client::flush() {
 }
 
 void Client::tick(gint64 now_us) {
-  if (closed_ || !state_.keepalive) return;
+  if (closed_ || !keepalive_) return;
   const gint64 interval = gint64{server_.options().keepalive_interval_s} * G_USEC_PER_SEC;
   const gint64 silent = now_us - last_rx_us_;
   if (silent >= interval * (server_.options().keepalive_count + 1)) {
@@ -253,13 +206,17 @@ void Client::tick(gint64 now_us) {
 }
 
 void Responder::ok(const std::function<void(XdrWriter&)>& encode) const {
+  XdrWriter w;
+  if (encode) encode(w);
+  ok_bytes(w.bytes());
+}
+
+void Responder::ok_bytes(std::string_view payload) const {
   if (state_->answered) return;
   state_->answered = true;
   auto client = state_->client.lock();
   if (!client || client->closed()) return;
-  XdrWriter w;
-  if (encode) encode(w);
-  client->send_reply(state_->call, MessageStatus::Ok, w.bytes());
+  client->send_reply(state_->call, MessageStatus::Ok, payload);
 }
 
 void Responder::error(const Error& err) const {

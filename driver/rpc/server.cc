@@ -1,5 +1,5 @@
 // Listening sockets, accepting clients, the once-a-second tick (keepalive and
-// idle timeout), lifecycle event fan-out, and the main loop.
+// idle timeout), and the main loop.
 #include "driver/rpc/server.h"
 
 #include <fcntl.h>
@@ -13,35 +13,12 @@
 #include <cstdio>
 #include <cstring>
 
+#include "util/fs.h"
 #include "util/i18n.h"
 
 namespace arrow::rpc {
 
 namespace {
-
-inline constexpr int kProcDomainEventLifecycle = 107;          // legacy registrations
-inline constexpr int kProcDomainEventCallbackLifecycle = 318;  // callbackID registrations
-
-// The MESSAGE procedure for a domain event id (virDomainEventID), legacy or
-// callbackID registration; 0 for ids the daemon never sends.
-int event_procedure(int event_id, bool legacy) {
-  switch (event_id) {
-    case 0: return legacy ? kProcDomainEventLifecycle : kProcDomainEventCallbackLifecycle;
-    case 1: return legacy ? 169 : 319;  // REBOOT
-    case 3: return legacy ? 171 : 321;  // WATCHDOG
-    default: return 0;
-  }
-}
-
-Result<sockaddr_un> unix_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) {
-    return make_error(VIR_ERR_INVALID_ARG, fmt(_("socket path '%1$s' is too long"), path.c_str()));
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
 
 // True when a daemon accepts connections on PATH.
 bool someone_listens(const sockaddr_un& addr) {
@@ -52,15 +29,10 @@ bool someone_listens(const sockaddr_un& addr) {
 
 }  // namespace
 
-Server::Server(DriverApi& driver, ServerOptions options) : driver_(driver), options_(std::move(options)) {
+Server::Server(Program& program, ServerOptions options) : program_(program), options_(std::move(options)) {
   loop_ = g_main_loop_new(nullptr, FALSE);
   idle_since_us_ = g_get_monotonic_time();
   tick_source_ = g_timeout_add_seconds(1, &Server::on_tick, this);
-  alive_ = std::make_shared<Server*>(this);
-  std::weak_ptr<Server*> weak = alive_;
-  driver_.add_lifecycle_listener([weak](const DomainLifecycleEvent& ev) {
-    if (auto server = weak.lock()) (*server)->deliver_lifecycle(ev);
-  });
 }
 
 Server::~Server() {
@@ -194,7 +166,7 @@ gboolean Server::on_tick(gpointer data) {
   for (auto& c : snapshot) c->tick(now);
 
   if (self->options_.timeout_s == 0) return G_SOURCE_CONTINUE;
-  bool idle = self->clients_.empty() && self->driver_.num_of_domains() == 0;
+  bool idle = self->clients_.empty() && !self->program_.busy();
   if (!idle) {
     self->idle_since_us_ = now;
   } else if (now - self->idle_since_us_ >= gint64{self->options_.timeout_s} * G_USEC_PER_SEC) {
@@ -202,26 +174,6 @@ gboolean Server::on_tick(gpointer data) {
     self->quit();
   }
   return G_SOURCE_CONTINUE;
-}
-
-void Server::deliver_lifecycle(const DomainLifecycleEvent& ev) {
-  std::vector<std::shared_ptr<Client>> snapshot;
-  for (auto& [id, c] : clients_) snapshot.push_back(c);
-  for (auto& c : snapshot) {
-    if (c->closed() || !c->state().opened) continue;
-    for (auto& [cb, reg] : c->state().events) {
-      if (reg.event_id != ev.event_id || (reg.dom && *reg.dom != ev.dom.uuid)) continue;
-      int proc = event_procedure(ev.event_id, reg.legacy);
-      if (proc == 0) continue;
-      XdrWriter w;
-      if (!reg.legacy) w.i32(cb);
-      write_domain(w, ev.dom);
-      if (ev.event_id != 1) w.i32(ev.event);   // lifecycle event, watchdog action
-      if (ev.event_id == 0) w.i32(ev.detail);  // lifecycle detail
-      MessageHeader h{kRemoteProgram, kProgramVersion, proc, MessageType::Message, 1, MessageStatus::Ok};
-      c->send(encode_frame(h, w.bytes()));
-    }
-  }
 }
 
 void Server::quit() { g_main_loop_quit(loop_); }

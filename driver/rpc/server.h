@@ -1,6 +1,7 @@
-// The RPC server: listening sockets, client connections on the GLib main loop,
-// framing, dispatch through the procedure table, keepalive, event delivery and
-// the idle timeout. Single-threaded (see driver/THREADS.md).
+// The RPC transport: listening sockets, client connections on the GLib main
+// loop, framing, keepalive, streams, bounded output and the idle timeout.
+// Calls go to the Program it serves (program.h). Single-threaded (see
+// ARCHITECTURE.md, "Threads").
 #pragma once
 
 #include <glib.h>
@@ -8,27 +9,58 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "driver/arrow_driver_api.h"
-#include "driver/rpc/call.h"
+#include "driver/rpc/program.h"
+#include "driver/rpc/protocol.h"
 #include "util/fd.h"
+#include "util/result.h"
 
 namespace arrow::rpc {
 
 struct ServerOptions {
   bool verbose = false;
   unsigned timeout_s = 0;    // 0: never exit when idle
-  std::string uri;           // what GET_URI answers
   unsigned keepalive_interval_s = 5;  // PING after this much client silence
   unsigned keepalive_count = 5;       // drop after interval*(count+1) of silence
 };
 
+class Client;
 class Server;
+class ServerStream;
+
+// Answers one call exactly once, now or later. Copies share the call; the
+// first answer wins and later ones are ignored. If the client has gone away
+// meanwhile, the answer is dropped.
+class Responder {
+ public:
+  Responder(std::weak_ptr<Client> client, MessageHeader call, ErrorDomain domain)
+      : state_(std::make_shared<State>(State{std::move(client), call, domain, false})) {}
+  // REPLY OK; ENCODE writes the ret payload (none for void procedures).
+  void ok(const std::function<void(XdrWriter&)>& encode = {}) const;
+  // REPLY OK with an already encoded payload.
+  void ok_bytes(std::string_view payload) const;
+  void error(const Error& err) const;
+  // OK with no payload, or the error of STATUS.
+  void status(const Status& status) const;
+  bool answered() const { return state_->answered; }
+  const MessageHeader& call() const { return state_->call; }
+  std::weak_ptr<Client> client() const { return state_->client; }
+
+ private:
+  struct State {
+    std::weak_ptr<Client> client;
+    MessageHeader call;
+    ErrorDomain domain = ErrorDomain::None;
+    bool answered = false;
+  };
+  std::shared_ptr<State> state_;
+};
 
 // One client connection. Owned by the Server; Responders hold weak pointers.
 class Client : public std::enable_shared_from_this<Client> {
@@ -47,9 +79,20 @@ class Client : public std::enable_shared_from_this<Client> {
   // Called once a second: keepalive pings and dead-client detection.
   void tick(gint64 now_us);
 
-  ConnectionState& state() { return state_; }
   uint64_t id() const { return id_; }
   bool closed() const { return closed_; }
+  // Accepted on a read-only socket.
+  bool readonly_socket() const { return readonly_; }
+  // The program's state of this connection.
+  Session& session() { return *session_; }
+  // The client asked for keepalive (it answers PINGs): the server pings it
+  // and drops it after keepalive_count unanswered intervals.
+  void enable_keepalive() { keepalive_ = true; }
+  // An open stream, until it ends or the connection closes. STREAM frames
+  // with its serial go to it.
+  void add_stream(uint32_t serial, std::shared_ptr<ServerStream> stream);
+  void remove_stream(uint32_t serial) { streams_.erase(serial); }
+  Server& server() { return server_; }
 
  private:
   static gboolean on_readable(gint fd, GIOCondition cond, gpointer data);
@@ -59,12 +102,14 @@ class Client : public std::enable_shared_from_this<Client> {
   bool take_frames();
   void handle_frame(const uint8_t* data, size_t len);
   void handle_keepalive(const MessageHeader& h);
-  void dispatch_call(const MessageHeader& h, XdrReader& args);
 
   Server& server_;
   UniqueFd fd_;
   uint64_t id_;
-  ConnectionState state_;
+  bool readonly_;
+  bool keepalive_ = false;
+  std::unique_ptr<Session> session_;
+  std::map<uint32_t, std::shared_ptr<ServerStream>> streams_;  // by the opening call's serial
   guint read_source_ = 0;
   guint write_source_ = 0;
   bool closed_ = false;
@@ -77,7 +122,7 @@ class Client : public std::enable_shared_from_this<Client> {
 
 class Server {
  public:
-  Server(DriverApi& driver, ServerOptions options);
+  Server(Program& program, ServerOptions options);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -97,7 +142,7 @@ class Server {
   void run();
   void quit();
 
-  DriverApi& driver() { return driver_; }
+  Program& program() { return program_; }
   const ServerOptions& options() const { return options_; }
   // LOG: only with --verbose; WARN: always (stderr, the journal under systemd).
   void log(const char* format, ...) const __attribute__((format(printf, 2, 3)));
@@ -117,9 +162,8 @@ class Server {
   static gboolean on_accept(gint fd, GIOCondition cond, gpointer data);
   static gboolean on_tick(gpointer data);
   void accept_on(Listener& l);
-  void deliver_lifecycle(const DomainLifecycleEvent& ev);
 
-  DriverApi& driver_;
+  Program& program_;
   ServerOptions options_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::map<uint64_t, std::shared_ptr<Client>> clients_;
@@ -127,7 +171,6 @@ class Server {
   GMainLoop* loop_ = nullptr;
   guint tick_source_ = 0;
   gint64 idle_since_us_ = 0;
-  std::shared_ptr<Server*> alive_;  // lets the driver's listener outlive us safely
 };
 
 }  // namespace arrow::rpc

@@ -12,13 +12,14 @@ constexpr size_t kChunkMax = 262120;
 
 }  // namespace
 
-ServerStream::ServerStream(std::weak_ptr<Client> client, int proc, uint32_t serial)
-    : client_(std::move(client)), proc_(proc), serial_(serial) {}
+ServerStream::ServerStream(std::weak_ptr<Client> client, uint32_t program, int proc, uint32_t serial,
+                           ErrorDomain error_domain)
+    : client_(std::move(client)), program_(program), proc_(proc), serial_(serial), error_domain_(error_domain) {}
 
 void ServerStream::emit(MessageStatus status, std::string_view payload) {
   auto client = client_.lock();
   if (!client || client->closed()) return;
-  MessageHeader h{kRemoteProgram, kProgramVersion, proc_, MessageType::Stream, serial_, status};
+  MessageHeader h{program_, kProgramVersion, proc_, MessageType::Stream, serial_, status};
   client->send(encode_frame(h, payload));
 }
 
@@ -53,11 +54,11 @@ void ServerStream::abort(const Error& error) {
   ended_ = true;
   std::shared_ptr<ServerStream> self = shared_from_this();  // the erase below may drop the last owner
   XdrWriter w;
-  write_error(w, error, ErrorDomain::Domain);
+  write_error(w, error, error_domain_);
   emit(MessageStatus::Error, w.bytes());
   // The error is terminal: the client answers nothing, late packets for
   // this serial find no stream and are dropped.
-  if (auto client = client_.lock()) client->state().streams.erase(serial_);
+  if (auto client = client_.lock()) client->remove_stream(serial_);
   close_sink();
 }
 

@@ -1,6 +1,6 @@
-// Server side of libvirt's stream protocol (shared/reference/libvirt-rpc.md
-// §5.5): one ServerStream per stream a client opened (console, channel),
-// tied to the serial and procedure of the opening call. It carries the
+// Server side of libvirt's stream protocol (ARCHITECTURE.md, "The libvirt
+// wire protocol"): one ServerStream per stream a client opened (console,
+// channel), tied to the program, serial and procedure of the opening call. It carries the
 // driver's output to the client as STREAM frames and hands the client's
 // STREAM frames (data, finish, abort) to the driver's StreamSink.
 #pragma once
@@ -10,8 +10,8 @@
 #include <span>
 #include <string>
 
-#include "driver/arrow_driver_api.h"
 #include "driver/rpc/protocol.h"
+#include "util/byte_stream.h"
 
 namespace arrow::rpc {
 
@@ -19,7 +19,8 @@ class Client;
 
 class ServerStream final : public StreamPeer, public std::enable_shared_from_this<ServerStream> {
  public:
-  ServerStream(std::weak_ptr<Client> client, int proc, uint32_t serial);
+  // ERROR_DOMAIN: the virErrorDomain of an abort().
+  ServerStream(std::weak_ptr<Client> client, uint32_t program, int proc, uint32_t serial, ErrorDomain error_domain);
 
   // StreamPeer. Output before start() is held back, so that it follows the
   // opening call's REPLY.
@@ -40,14 +41,17 @@ class ServerStream final : public StreamPeer, public std::enable_shared_from_thi
   void on_connection_closed();
 
   uint32_t serial() const { return serial_; }
+  uint32_t program() const { return program_; }
 
  private:
   void emit(MessageStatus status, std::string_view payload);
   void close_sink();
 
   std::weak_ptr<Client> client_;
+  uint32_t program_;
   int proc_;
   uint32_t serial_;
+  ErrorDomain error_domain_;
   std::shared_ptr<StreamSink> sink_;
   bool started_ = false;
   bool ended_ = false;  // EOF or ERROR sent: nothing more goes out

@@ -21,7 +21,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 BUILDDIR = os.environ.get("ARROW_BUILDDIR", os.getcwd())
 SRCDIR = os.environ.get("ARROW_SRCDIR", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-DAEMON = os.path.join(BUILDDIR, "driver", "virtarrowd")
+DAEMON = os.path.join(BUILDDIR, "driver", "daemon", "virtarrowd")
 SKIP = 77  # automake's "skipped" status
 READY_TIMEOUT = 150  # seconds; Node and etcd under TCG on a loaded 2-core host are slow
 

@@ -1,0 +1,157 @@
+// Per-Arrow state kept by the driver: definitions (live and next-start),
+// persistence, id, lifecycle state and reason, autostart, the running
+// launcher, and the job queue that lets one state-changing operation run on
+// an Arrow at a time. Also the launcher interface the engine implements.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "domain-xml/arrow_def.h"
+#include "anotify/anotify_decoder.h"
+#include "driver/arrow/arrow_boot_watch.h"
+#include "driver/engine/confine.h"
+#include "driver/api/driver_api.h"
+#include "driver/arrow/arrow_events.h"
+#include "driver/arrow/arrow_state.h"
+#include "util/result.h"
+
+namespace arrow {
+
+// Why QEMU went away, as the engine saw it.
+enum class ExitCause {
+  Poweroff,  // the guest powered off (ainit, after the application ended)
+  Killed,    // the launcher was asked to kill it
+  Failed,    // QEMU died on its own (signal, error exit, lost monitor)
+  Panicked,  // the guest kernel panicked
+};
+
+// Everything the engine needs to run one Arrow.
+struct LaunchSpec {
+  ArrowDef def;
+  int id = -1;
+  std::string emulator;   // resolved: the def's <emulator> or the configured one
+  std::string kernel;     // resolved: the def's <kernel> or the Arrow kernel
+  std::string initramfs;
+  std::string run_dir;    // per-Arrow directory for the QMP, console and Anotify sockets
+  std::string log_path;   // console and QEMU output
+  unsigned heartbeat_s = 0;
+  unsigned shutdown_grace_ms = 0;
+  std::optional<QemuUser> qemu_user;  // QEMU drops to it before exec; nullopt: stays the daemon's user
+  std::string cgroup_parent;          // where its cgroup leaf goes; empty: no cgroup
+};
+
+// Notifications from a running Arrow. Contract: invoked from the main loop,
+// never synchronously from inside a launcher method; `exited` comes exactly
+// once for a launcher whose start succeeded, after QEMU was reaped, and
+// never for one whose start failed. Completions passed to the methods below
+// run exactly once (with an error when QEMU went away first); start's may
+// run before start() returns.
+struct LaunchEvents {
+  std::function<void(int status, int signal)> app_exited;  // Anotify: the application ended
+  std::function<void(const AnotifyEvent&)> anotify;        // every other Anotify message
+  std::function<void(ExitCause cause)> exited;
+  std::function<void(std::span<const uint8_t>)> console;  // guest console output (already logged)
+};
+
+// One QEMU process for one Arrow (the engine's ArrowProcess behind an
+// adapter). Destroying it kills and reaps a QEMU still running.
+class ArrowLauncher {
+ public:
+  virtual ~ArrowLauncher() = default;
+  // Spawns QEMU; completes once the guest runs (QMP answered, vCPUs going).
+  // On failure everything is cleaned up and no `exited` follows.
+  virtual void start(std::function<void(Status)> done) = 0;
+  // Asks ainit to end the application (Anotify SHUTDOWN); returns at once.
+  virtual Status request_shutdown() = 0;
+  // SIGKILLs QEMU; `exited(Killed)` follows once it is reaped.
+  virtual void kill() = 0;
+  virtual void suspend(std::function<void(Status)> done) = 0;  // QMP stop
+  virtual void resume(std::function<void(Status)> done) = 0;   // QMP cont
+  virtual int pid() const = 0;  // QEMU's pid; 0 before spawn
+  // Input for the guest console; an error when it is not connected.
+  virtual Status console_write(std::span<const uint8_t>) {
+    return make_error(VIR_ERR_OPERATION_INVALID, _("the console is not connected"));
+  }
+  // SIGNUM to the application's process group (Anotify SIGNAL).
+  virtual Status signal_application(int /*signum*/) {
+    return make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running"));
+  }
+  // Takes over QEMU PID, started by an earlier daemon whose runtime status
+  // named it (arrow_reconnect.h): reconnects its sockets and completes once
+  // QMP answers, with start()'s failure contract.
+  virtual void adopt(int /*pid*/, std::function<void(Status)> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT, _("this launcher cannot adopt a running QEMU")));
+  }
+  // Leaves QEMU running when the launcher is destroyed (daemon shutdown: the
+  // next daemon adopts it).
+  virtual void detach() {}
+};
+
+using LauncherFactory = std::function<std::unique_ptr<ArrowLauncher>(const LaunchSpec&, LaunchEvents)>;
+
+// The factory the shipped daemon uses: one engine ArrowProcess per start.
+LauncherFactory make_process_launcher_factory();
+
+// What a stop in progress was asked for, to tell the exit's meaning.
+// BootTimeout: the boot watchdog stops a guest that never booted.
+enum class StopIntent { None, Destroy, Shutdown, Reboot, BootTimeout };
+
+class ArrowDomain {
+ public:
+  explicit ArrowDomain(ArrowDef def, bool persistent);
+
+  // The live def while active; otherwise the persistent (or transient) def.
+  ArrowDef def;
+  // The persistent def for the next start, when redefined while active.
+  std::optional<ArrowDef> next_def;
+  bool persistent = false;
+  bool autostart = false;
+  int id = -1;  // -1 when shut off
+  ArrowState state = ArrowState::Shutoff;
+  int reason = 0;  // the virDomain*Reason matching state
+  StopIntent stop_intent = StopIntent::None;
+  bool removed = false;  // dropped from the registry; queued jobs must fail
+
+  // The QEMU of an active Arrow, and what its runtime status records.
+  std::unique_ptr<ArrowLauncher> launcher;
+  int qemu_pid = 0;
+  uint64_t qemu_start_ticks = 0;
+  std::optional<int> last_exit_status;  // the application's, from Anotify
+  int last_exit_signal = 0;
+  AnotifyState anotify;  // what Anotify said about the current run
+  BootWatch boot_watch;  // armed from QEMU's start to the first Anotify message
+  // Completions waiting for QEMU to go (destroy).
+  std::vector<std::function<void(Status)>> stop_waiters;
+
+  bool active() const { return state != ArrowState::Shutoff; }
+  const std::string& name() const { return def.name; }
+  DomainRef ref() const { return DomainRef{def.name, def.uuid, id}; }
+  // The def to save, show with INACTIVE, and start next time.
+  const ArrowDef& persistent_def() const { return next_def ? *next_def : def; }
+  // virConnectListAllDomains' filter (VIR_CONNECT_LIST_DOMAINS_* FLAGS).
+  bool matches_list_flags(unsigned flags) const;
+  void set_state(ArrowState new_state, int new_reason) {
+    state = new_state;
+    reason = new_reason;
+  }
+
+  // The job rule: one state-changing operation at a time. RUN is called now
+  // when no job is active, else queued (FIFO) and called by end_job of the
+  // job before it. RUN must end with end_job(), on every path.
+  void begin_job(DomainOp op, std::function<void()> run);
+  void end_job();
+  std::optional<DomainOp> job() const { return job_; }
+  size_t queued_jobs() const { return waiting_.size(); }
+
+ private:
+  std::optional<DomainOp> job_;
+  std::deque<std::pair<DomainOp, std::function<void()>>> waiting_;
+};
+
+}  // namespace arrow

@@ -1,0 +1,157 @@
+// The Arrow hypervisor driver: implements DriverApi for virtarrowd with a
+// domain registry (name, UUID, id), the lifecycle state machine
+// (arrow_state), jobs, persistent configs, runtime status files and
+// lifecycle events. The daemon gets it from make_arrow_driver()
+// (daemon_paths.h); tests build it with a fake launcher.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "driver/arrow/arrow_conf.h"
+#include "driver/arrow/arrow_console.h"
+#include "driver/arrow/arrow_domain.h"
+#include "driver/api/driver_api.h"
+#include "driver/arrow/arrow_events.h"
+#include "driver/arrow/arrow_persist.h"
+#include "driver/arrow/arrow_reconnect.h"
+
+namespace arrow {
+
+struct DriverOptions {
+  LauncherFactory launcher_factory;  // the engine; tests pass a fake
+  LogFn log;                         // default: stderr
+  // Runs a function later on the main loop (default: g_idle_add). Used to
+  // destroy a launcher outside its own callbacks.
+  std::function<void(std::function<void()>)> post;
+  bool autostart = true;  // start the autostart Arrows in load()
+};
+
+class ArrowDriver final : public DriverApi {
+ public:
+  ArrowDriver(ArrowConf conf, DriverOptions options);
+  ~ArrowDriver() override;
+
+  // Creates the directories, loads every CONFIGDIR/*.xml (a bad file is moved
+  // aside and logged) and starts the autostart Arrows.
+  Status load() override;
+  const ArrowConf& conf() const { return conf_; }
+
+  // Host.
+  std::string hostname() override;
+  std::string capabilities_xml() override;
+  Result<std::string> domain_capabilities_xml(const std::string& emulator, const std::string& arch,
+                                              const std::string& machine, const std::string& virttype) override;
+  NodeInfo node_info() override;
+  uint64_t hypervisor_version() override;
+  std::string sysinfo_xml() override;
+
+  // Listing and lookup.
+  std::vector<DomainRef> list_all_domains(unsigned flags) override;
+  Result<DomainRef> lookup_by_name(const std::string& name) override;
+  Result<DomainRef> lookup_by_uuid(const Uuid& uuid) override;
+  Result<DomainRef> lookup_by_id(int id) override;
+  int num_of_domains() override;
+  int num_of_defined_domains() override;
+
+  // Definitions.
+  Result<DomainRef> domain_define_xml(const std::string& xml, unsigned flags) override;
+  Status domain_undefine(const DomainRef& dom, unsigned flags) override;
+
+  // Lifecycle.
+  void domain_create_xml(const std::string& xml, unsigned flags, Reply<DomainRef> done) override;
+  void domain_create(const DomainRef& dom, unsigned flags, Reply<DomainRef> done) override;
+  void domain_destroy(const DomainRef& dom, unsigned flags, Reply<void> done) override;
+  void domain_shutdown(const DomainRef& dom, unsigned flags, Reply<void> done) override;
+  void domain_reboot(const DomainRef& dom, unsigned flags, Reply<void> done) override;
+  void domain_suspend(const DomainRef& dom, Reply<void> done) override;
+  void domain_resume(const DomainRef& dom, Reply<void> done) override;
+
+  // Information.
+  Result<DomainInfo> domain_get_info(const DomainRef& dom) override;
+  Result<DomainStateInfo> domain_get_state(const DomainRef& dom) override;
+  Result<std::string> domain_get_xml_desc(const DomainRef& dom, unsigned flags) override;
+  Result<bool> domain_get_autostart(const DomainRef& dom) override;
+  Status domain_set_autostart(const DomainRef& dom, bool autostart) override;
+  Result<bool> domain_is_active(const DomainRef& dom) override;
+  Result<bool> domain_is_persistent(const DomainRef& dom) override;
+  Result<uint64_t> domain_get_max_memory(const DomainRef& dom) override;
+  Result<std::vector<DomainStatsRecord>> get_all_domain_stats(unsigned stats, unsigned flags) override;
+
+  void subscribe(EventListener listener) override;
+
+  // Console, log channel and signals (arrow_driver_console.cc).
+  Result<std::shared_ptr<StreamSink>> domain_open_console(const DomainRef& dom,
+                                                          const std::optional<std::string>& dev_name, unsigned flags,
+                                                          std::shared_ptr<StreamPeer> peer) override;
+  Result<std::shared_ptr<StreamSink>> domain_open_channel(const DomainRef& dom, const std::optional<std::string>& name,
+                                                          unsigned flags, std::shared_ptr<StreamPeer> peer) override;
+  Status domain_send_process_signal(const DomainRef& dom, int64_t pid, unsigned signum, unsigned flags) override;
+
+
+ private:
+  using DomainPtr = std::shared_ptr<ArrowDomain>;
+
+  // Registry.
+  DomainPtr find_by_name(const std::string& name) const;
+  DomainPtr find_by_uuid(const Uuid& uuid) const;
+  Result<DomainPtr> find(const DomainRef& ref) const;  // by UUID, the identity
+  Status check_name_uuid_clash(const ArrowDef& def) const;
+  Status accept_config(const std::string& file_name, const std::string& xml);
+  void forget_if_gone(const DomainPtr& dom);           // when no job runs either
+  void forget_if_transient_off(const DomainPtr& dom);
+
+  // Files.
+  std::string config_path(const std::string& name) const;
+  std::string status_path(const std::string& name) const;
+  Status save_config(const ArrowDef& def);
+  void write_status(const DomainPtr& dom);
+  void remove_status(const DomainPtr& dom);
+
+  // Lifecycle steps (run inside a job).
+  void start_job(const DomainPtr& dom, unsigned flags, Reply<DomainRef> done);
+  void launch(const DomainPtr& dom, int id, std::function<void(Status)> done);
+  Result<std::unique_ptr<ArrowLauncher>> make_launcher(const DomainPtr& dom, int id);
+  // Restart survival (arrow_reconnect.cc): adopt the QEMUs that the runtime
+  // status files name, clean up after those that died.
+  void reconnect_all();
+  void reconnect(const std::string& name, RuntimeStatus st);
+  // The boot watchdog: a guest that sends no Anotify message within
+  // conf_.boot_timeout_s of its start is stopped as failed.
+  void arm_boot_timer(const DomainPtr& dom);
+  void on_boot_timeout(const DomainPtr& dom);
+  // Appends "== TEXT ==" to DOM's log file: why it failed, where users look.
+  void note_in_log(const DomainPtr& dom, const std::string& text);
+  void after_start(const DomainPtr& dom, bool paused, Reply<DomainRef> done);
+  void finish_job(const DomainPtr& dom);
+  void on_app_exited(const DomainPtr& dom, int status, int signal);
+  void on_exited(const DomainPtr& dom, ExitCause cause);
+  void restart_in_place(const DomainPtr& dom, int id);
+  // Anotify (arrow_driver_anotify.cc).
+  void on_anotify(const DomainPtr& dom, const AnotifyEvent& ev);
+  void on_app_started(const DomainPtr& dom, uint32_t pid);
+  void on_heartbeat_missed(const DomainPtr& dom);
+  void emit_started_once(const DomainPtr& dom);
+  void publish(const DomainPtr& dom, ArrowEvent ev);
+  void add_anotify_stats(const ArrowDomain& dom, std::vector<TypedParam>& params) const;
+  void stopped(const DomainPtr& dom, int shutoff_reason, int event_detail);
+  void retire_launcher(const DomainPtr& dom);
+  void autostart_all();
+
+  void emit(const DomainPtr& dom, int event, int detail);
+  void log(const std::string& line) const;
+
+  ArrowConf conf_;
+  DriverOptions options_;
+  std::map<std::string, DomainPtr> domains_;  // by name
+  int next_id_ = 1;
+  EventBus events_;  // the front ends' subscriptions
+  std::optional<uint64_t> hypervisor_version_;  // probed once
+  ConsoleHub consoles_;  // console sessions, by UUID
+};
+
+}  // namespace arrow

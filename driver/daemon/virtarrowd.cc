@@ -1,0 +1,36 @@
+// virtarrowd: the Arrow libvirt driver daemon. It builds the Arrow driver
+// from the daemon's paths and virtarrowd.conf, and runs it (daemon.cc builds
+// the RPC server and the D-Bus front end beside it).
+#include <glib.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "driver/arrow/arrow_driver.h"
+#include "driver/daemon/daemon.h"
+
+namespace arrow {
+namespace {
+
+Result<std::unique_ptr<DriverApi>> make_arrow_driver(const daemon::DaemonPaths& paths, const daemon::DaemonConf& daemon_conf) {
+  ArrowConf conf = arrow_conf_new(paths.config_dir, paths.state_dir, paths.log_dir);
+  conf.uri = paths.uri;
+  // virtarrowd.conf's boot_timeout; the environment still overrides it (tests).
+  if (daemon_conf.boot_timeout_s) conf.boot_timeout_s = *daemon_conf.boot_timeout_s;
+  // The system account (arrow-qemu) is the default of the system daemon
+  // only: a --root instance runs QEMU as itself unless its config names a user.
+  TRY(arrow_conf_confine(conf, daemon_conf.user, ::geteuid(),
+                         [](const std::string& line) { fprintf(stderr, "virtarrowd: %s\n", line.c_str()); },
+                         !paths.private_root));
+  if (const char* t = g_getenv("ARROW_BOOT_TIMEOUT"); t && g_ascii_strtoull(t, nullptr, 10) > 0)
+    conf.boot_timeout_s = static_cast<unsigned>(g_ascii_strtoull(t, nullptr, 10));
+  DriverOptions options;
+  options.launcher_factory = make_process_launcher_factory();
+  auto driver = std::make_unique<ArrowDriver>(std::move(conf), std::move(options));
+  return std::unique_ptr<DriverApi>(std::move(driver));
+}
+
+}  // namespace
+}  // namespace arrow
+
+int main(int argc, char** argv) { return arrow::daemon::run_daemon(argc, argv, arrow::make_arrow_driver); }

@@ -1,0 +1,51 @@
+// AnotifyChannel: the host end of an Arrow's Anotify port, a connected socket
+// to QEMU's org.arrow.anotify.0 chardev, on the GLib main loop. Decodes guest
+// frames into AnotifyEvents and sends host->guest frames.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "anotify/anotify_decoder.h"
+#include "driver/engine/fd_stream.h"
+#include "util/fd.h"
+#include "util/result.h"
+
+namespace arrow {
+
+class AnotifyChannel {
+ public:
+  using EventFn = std::function<void(const AnotifyEvent&)>;
+  using ClosedFn = std::function<void()>;
+
+  AnotifyChannel(UniqueFd fd, EventFn on_event, ClosedFn on_closed);
+  ~AnotifyChannel();
+  AnotifyChannel(const AnotifyChannel&) = delete;
+  AnotifyChannel& operator=(const AnotifyChannel&) = delete;
+
+  bool is_open() const { return stream_->is_open(); }
+  const AnotifyDecoderStats& stats() const { return decoder_.stats(); }
+
+  // Asks ainit to stop the application: SIGTERM now, SIGKILL after GRACE_MS;
+  // ainit then powers the VM off. Fails when the channel is closed.
+  Status send_shutdown(uint32_t grace_ms);
+  Status send_signal(int32_t signal);
+  Status send_output_ack();
+
+  // Called after a read in which the decoder threw bytes or frames away
+  // (garbage from the guest), with the totals so far, so it can be logged.
+  void on_ignored(std::function<void(const AnotifyDecoderStats&)> fn) { on_ignored_ = std::move(fn); }
+
+  // Delivers the events already sent by a guest whose QEMU has exited.
+  void drain() { stream_->drain(); }
+
+ private:
+  std::unique_ptr<FdStream> stream_;
+  AnotifyDecoder decoder_;
+  EventFn on_event_;
+  ClosedFn on_closed_;
+  std::function<void(const AnotifyDecoderStats&)> on_ignored_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace arrow

@@ -1,0 +1,477 @@
+// Spawning, watching, stopping and adopting an Arrow's QEMU (see
+// arrow_process.h). Every child, fd, socket path and timer is owned by the
+// ArrowProcess object and released in its destructor.
+#include "driver/engine/qemu_process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "driver/engine/anotify_channel.h"
+#include "driver/engine/log_file.h"
+#include "driver/engine/fd_stream.h"
+#include "driver/engine/tap.h"
+#include "util/fs.h"
+#include "util/i18n.h"
+
+namespace arrow {
+
+namespace {
+
+// QEMU under TCG on a busy 2-core host reaches its main loop well within this.
+constexpr unsigned kStartTimeoutMs = 30000;
+
+// A listening socket bound at PATH (a stale socket there is replaced).
+Result<UniqueFd> listen_at(const std::string& path) {
+  const sockaddr_un addr = TRY(unix_address(path));
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return system_error("create socket", path, errno);
+  ::unlink(path.c_str());
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) < 0) return system_error("bind", path, errno);
+  if (::listen(fd.get(), 4) < 0) return system_error("listen on", path, errno);
+  return fd;
+}
+
+Result<UniqueFd> connect_to(const std::string& path) {
+  const sockaddr_un addr = TRY(unix_address(path));
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return system_error("create socket", path, errno);
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) < 0) {
+    return system_error("connect to", path, errno);
+  }
+  return fd;
+}
+
+std::string now_text() {
+  char buf[64];
+  const time_t t = ::time(nullptr);
+  struct tm tm;
+  ::localtime_r(&t, &tm);
+  ::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+// glibc 2.36's <sys/pidfd.h> lacks extern "C", so C++ cannot link its
+// declarations; the system calls are used directly.
+int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+int pidfd_send_signal(int pidfd, int sig) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)); }
+
+void child_setup(gpointer confinement) {
+  // Its own session: QEMU survives the daemon and its terminal signals.
+  ::setsid();
+  if (confinement) static_cast<const ChildConfinement*>(confinement)->apply_in_child();
+}
+
+}  // namespace
+
+ArrowProcess::~ArrowProcess() {
+  *alive_ = false;
+  for (guint* id : {&child_watch_, &pidfd_watch_, &start_timer_, &escalate_timer_})
+    if (*id) g_source_remove(*id);
+  if (detached_) {
+    for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &pid_path_}) path->release();
+    return;
+  }
+  if (!exited_ && pidfd_.valid() && !adopted_) {
+    // An owner that drops a running Arrow it started must not leak it; the
+    // child is reaped here since its watch is gone.
+    pidfd_send_signal(pidfd_.get(), SIGKILL);
+    int status;
+    ::waitpid(pid_, &status, 0);
+  }
+  for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &pid_path_}) path->reset();
+  if (!paths_.dir.empty()) ::rmdir(paths_.dir.c_str());  // only when empty
+}
+
+void ArrowProcess::detach() {
+  detached_ = true;
+}
+
+void ArrowProcess::append_log(std::string_view text) {
+  if (!log_fd_.valid()) return;
+  // Best effort: a full disk must not stop the Arrow.
+  const ssize_t n = ::write(log_fd_.get(), text.data(), text.size());
+  (void)n;
+  // Rotation by size (arrow_log.h); the log stays at the same path and fd.
+  const LogPolicy policy;
+  if (static_cast<uint64_t>(::lseek(log_fd_.get(), 0, SEEK_END)) > policy.max_bytes) {
+    Result<bool> rotated = log_rotate_if_needed(log_path_, policy);
+    if (rotated.ok() && rotated.value()) {
+      log_fd_.reset(::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+      log_start_ = 0;
+      append_log(fmt("== log rotated %s: QEMU's own messages of this run go on in the older file ==\n",
+                     now_text().c_str()));
+    }
+  }
+}
+
+std::string ArrowProcess::log_tail() const {
+  UniqueFd fd(::open(log_path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return {};
+  std::string text;
+  char buf[4096];
+  ::lseek(fd.get(), log_start_, SEEK_SET);
+  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  // QEMU's own complaints are the lines naming it; else the last line.
+  std::string picked;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(pos, end - pos);
+    if (line.find("qemu-system") != std::string::npos) picked += (picked.empty() ? "" : "; ") + line;
+    pos = end + 1;
+  }
+  if (picked.empty() && !text.empty()) {
+    const size_t last = text.find_last_not_of('\n');
+    const size_t begin = text.rfind('\n', last);
+    picked = text.substr(begin == std::string::npos ? 0 : begin + 1, last - (begin == std::string::npos ? 0 : begin + 1) + 1);
+  }
+  return picked;
+}
+
+Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, CommandContext ctx,
+                                                          const std::string& run_dir, Callbacks callbacks,
+                                                          const ChildConfinement* confinement) {
+  std::unique_ptr<ArrowProcess> p(new ArrowProcess());
+  p->name_ = def.name;
+  p->paths_.dir = run_dir;
+  p->log_path_ = ctx.log_path;
+  p->callbacks_ = std::move(callbacks);
+  TRY(make_dirs(run_dir, 0700));
+  p->log_fd_.reset(::open(ctx.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!p->log_fd_.valid()) return system_error("open log file", ctx.log_path, errno);
+
+  // Listeners are moved above the fds QEMU will see, so GLib's dup2 of
+  // source onto target can never clobber another source.
+  UniqueFd listeners[4];
+  const std::string paths[4] = {p->paths_.monitor(), p->paths_.console(), p->paths_.anotify(),
+                                p->paths_.stdout_port()};
+  UniquePath* owners[4] = {&p->monitor_path_, &p->console_path_, &p->anotify_path_, &p->stdout_path_};
+  for (int i = 0; i < 4; i++) {
+    UniqueFd fd = TRY(listen_at(paths[i]));
+    *owners[i] = UniquePath(paths[i]);
+    listeners[i].reset(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10));
+    if (!listeners[i].valid()) return system_error("duplicate socket", paths[i], errno);
+  }
+  ctx.monitor_fd = 3;
+  ctx.console_fd = 4;
+  ctx.anotify_fd = 5;
+  ctx.stdout_fd = 7;
+  // The serial console's log too, so QEMU need not open it by path.
+  UniqueFd log_for_qemu(::fcntl(p->log_fd_.get(), F_DUPFD_CLOEXEC, 10));
+  if (!log_for_qemu.valid()) return system_error("duplicate log file", ctx.log_path, errno);
+  ctx.log_fd = 6;
+  ctx.tap_fd = 8;
+  // A bridge interface's TAP, created here as root; QEMU gets the fd.
+  UniqueFd tap_for_qemu;
+  std::string tap_note;
+  for (const Interface& iface : def.interfaces) {
+    if (iface.type != InterfaceType::Bridge) continue;
+    BridgeTap tap = TRY(open_bridge_tap(iface.bridge));
+    tap_for_qemu.reset(::fcntl(tap.fd.get(), F_DUPFD_CLOEXEC, 10));
+    if (!tap_for_qemu.valid()) return system_error("duplicate TAP device", tap.ifname, errno);
+    tap_note = fmt("== %s on bridge %s ==\n", tap.ifname.c_str(), iface.bridge.c_str());
+  }
+  const std::vector<std::string> argv = TRY(build_qemu_argv(def, ctx));
+
+  std::string joined;
+  std::vector<const char*> cargv;
+  for (const std::string& a : argv) {
+    joined += (joined.empty() ? "" : " ") + a;
+    cargv.push_back(a.c_str());
+  }
+  cargv.push_back(nullptr);
+  p->append_log(tap_note + fmt("== qemu started %s: %s ==\n", now_text().c_str(), joined.c_str()));
+  p->log_start_ = ::lseek(p->log_fd_.get(), 0, SEEK_END);
+
+  const gint sources[6] = {listeners[0].get(), listeners[1].get(), listeners[2].get(), log_for_qemu.get(),
+                           listeners[3].get(), tap_for_qemu.get()};
+  const gint targets[6] = {3, 4, 5, 6, 7, 8};
+  const gsize n_fds = tap_for_qemu.valid() ? 6 : 5;
+  GError* gerr = nullptr;
+  GPid pid = 0;
+  if (!g_spawn_async_with_pipes_and_fds(nullptr, cargv.data(), nullptr, G_SPAWN_DO_NOT_REAP_CHILD, child_setup,
+                                        const_cast<ChildConfinement*>(confinement), -1, p->log_fd_.get(),
+                                        p->log_fd_.get(), sources, targets, n_fds, &pid,
+                                        nullptr, nullptr, nullptr, &gerr)) {
+    Error e = make_error(VIR_ERR_INTERNAL_ERROR,
+                         fmt(_("cannot start '%1$s': %2$s"), argv[0].c_str(), gerr ? gerr->message : "?"));
+    g_clear_error(&gerr);
+    return e;
+  }
+  p->pid_ = pid;
+  p->pidfd_.reset(pidfd_open(pid));  // unreaped child: cannot fail but for ENOSYS
+  p->child_watch_ = g_child_watch_add(pid, on_child_watch, p.get());
+  p->write_pid_file();
+  p->start_timer_ = g_timeout_add(kStartTimeoutMs, on_start_timeout, p.get());
+  // The sockets already listen, so these connects complete before QEMU runs;
+  // if one fails QEMU is killed by the destructor.
+  TRY(p->connect_all());
+  return p;
+}
+
+void ArrowProcess::write_pid_file() {
+  const std::string path = paths_.pid_file();
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd.valid()) return;  // only adoption after a daemon restart needs it
+  pid_path_ = UniquePath(path);
+  const std::string text = fmt("%d\n", static_cast<int>(pid_));
+  const ssize_t n = ::write(fd.get(), text.data(), text.size());
+  (void)n;
+}
+
+Status ArrowProcess::connect_all() {
+  UniqueFd mon = TRY(connect_to(paths_.monitor()));
+  UniqueFd con = TRY(connect_to(paths_.console()));
+  UniqueFd ano = TRY(connect_to(paths_.anotify()));
+  // An Arrow adopted from an older daemon may have no stdout port.
+  Result<UniqueFd> out = connect_to(paths_.stdout_port());
+  if (!out.ok() && !adopted_) return out.error();
+  QmpMonitor::Callbacks mcb;
+  mcb.ready = [this] { on_qmp_ready(); };
+  mcb.event = [this](const QmpEvent& ev) {
+    if (callbacks_.qmp_event) callbacks_.qmp_event(ev);
+  };
+  mcb.closed = [this](const Error&) {
+    // During the start QEMU closing its monitor means it is exiting: the
+    // child's exit then reports the start failure with QEMU's own message.
+    if (!start_reported_ && !exited_) destroy(0, 2000);
+  };
+  monitor_ = std::make_unique<QmpMonitor>(std::move(mon), std::move(mcb));
+  console_ = std::make_unique<FdStream>(
+      std::move(con),
+      [this](std::span<const uint8_t> bytes) {
+        append_log(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+        if (callbacks_.console) callbacks_.console(bytes);
+      },
+      nullptr);
+  if (out.ok()) {
+    stdout_ = std::make_unique<FdStream>(
+        std::move(out).value(), [this](std::span<const uint8_t> bytes) { on_stdout(bytes); }, nullptr);
+  }
+  anotify_ = std::make_unique<AnotifyChannel>(
+      std::move(ano),
+      [this](const AnotifyEvent& ev) {
+        if (const auto* end = std::get_if<AnotifyOutputEnd>(&ev)) return on_output_end(end->bytes);
+        if (callbacks_.anotify) callbacks_.anotify(ev);
+      },
+      nullptr);
+  // Garbage on the port is the guest's business: ignored, and noted in the log.
+  anotify_->on_ignored([this](const AnotifyDecoderStats& s) {
+    append_log(fmt("== anotify: ignored input from the guest (so far %llu bytes skipped, %llu unknown and %llu "
+                   "malformed frames) ==\n",
+                   static_cast<unsigned long long>(s.skipped_bytes), static_cast<unsigned long long>(s.unknown_frames),
+                   static_cast<unsigned long long>(s.rejected_frames)));
+  });
+  return {};
+}
+
+// Pipe-mode output goes where console output goes (log, console sessions).
+void ArrowProcess::on_stdout(std::span<const uint8_t> bytes) {
+  stdout_bytes_ += bytes.size();
+  append_log(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  if (callbacks_.console) callbacks_.console(bytes);
+  if (output_end_ && stdout_bytes_ >= *output_end_) on_output_end(*output_end_);
+}
+
+// ainit holds the application's exit report until the host has read all the
+// output: acknowledge once the count is reached (at once for an adopted
+// QEMU, whose earlier output this daemon never counted).
+void ArrowProcess::on_output_end(uint64_t bytes) {
+  if (!adopted_ && stdout_ && stdout_bytes_ < bytes) {
+    output_end_ = bytes;
+    return;
+  }
+  output_end_.reset();
+  if (anotify_ && anotify_->is_open()) (void)anotify_->send_output_ack();
+}
+
+void ArrowProcess::on_qmp_ready() {
+  if (adopted_) {
+    start_reported_ = true;
+    if (start_timer_) g_source_remove(start_timer_);
+    start_timer_ = 0;
+    if (callbacks_.started) callbacks_.started(Status());
+    return;
+  }
+  monitor_->execute("cont", [this](Result<JsonValue> r) {
+    if (!r.ok()) return fail_start(r.error());
+    if (start_reported_) return;
+    start_reported_ = true;
+    if (start_timer_) g_source_remove(start_timer_);
+    start_timer_ = 0;
+    if (callbacks_.started) callbacks_.started(Status());
+  });
+}
+
+void ArrowProcess::fail_start(const Error& error) {
+  if (start_reported_) return;
+  start_reported_ = true;
+  if (start_timer_) g_source_remove(start_timer_);
+  start_timer_ = 0;
+  std::shared_ptr<bool> alive = alive_;
+  if (callbacks_.started) callbacks_.started(error);
+  if (*alive && !exited_) destroy(1000, 2000);
+}
+
+gboolean ArrowProcess::on_start_timeout(gpointer self) {
+  auto* p = static_cast<ArrowProcess*>(self);
+  p->start_timer_ = 0;
+  p->fail_start(make_error(VIR_ERR_OPERATION_TIMEOUT,
+                           fmt(_("QEMU of Arrow '%1$s' did not answer on its monitor within %2$u s"),
+                               p->name_.c_str(), kStartTimeoutMs / 1000)));
+  return G_SOURCE_REMOVE;
+}
+
+void ArrowProcess::on_child_watch(GPid, gint wait_status, gpointer self) {
+  auto* p = static_cast<ArrowProcess*>(self);
+  p->child_watch_ = 0;
+  p->on_child_exit(wait_status, true);
+}
+
+gboolean ArrowProcess::on_pidfd(gint, GIOCondition, gpointer self) {
+  auto* p = static_cast<ArrowProcess*>(self);
+  p->pidfd_watch_ = 0;
+  p->on_child_exit(0, false);
+  return G_SOURCE_REMOVE;
+}
+
+void ArrowProcess::on_child_exit(int wait_status, bool status_known) {
+  if (exited_) return;
+  exited_ = true;
+  std::shared_ptr<bool> alive = alive_;
+  // QEMU is gone, so everything it wrote is in the socket buffers: deliver it
+  // (the application's exit over Anotify above all) before the exit.
+  if (anotify_) anotify_->drain();
+  if (*alive && console_) console_->drain();
+  if (*alive && stdout_) stdout_->drain();
+  if (*alive && monitor_) monitor_->drain();
+  if (!*alive) return;
+  if (!start_reported_) {
+    const std::string tail = log_tail();
+    fail_start(make_error(VIR_ERR_INTERNAL_ERROR, fmt(_("QEMU of Arrow '%1$s' exited while starting: %2$s"),
+                                                      name_.c_str(), tail.empty() ? "?" : tail.c_str())));
+    if (!*alive) return;
+  }
+  for (guint* id : {&child_watch_, &pidfd_watch_, &start_timer_, &escalate_timer_}) {
+    if (*id) g_source_remove(*id);
+    *id = 0;
+  }
+  monitor_.reset();
+  anotify_.reset();
+  console_.reset();
+  stdout_.reset();
+  pidfd_.reset();
+  for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &pid_path_}) path->reset();
+  ::rmdir(paths_.dir.c_str());  // only when empty: the daemon may keep its status file there
+  append_log(fmt("== qemu exited %s ==\n", now_text().c_str()));
+  if (callbacks_.exited) callbacks_.exited(ProcessExit{status_known, wait_status});
+}
+
+Status ArrowProcess::shutdown(uint32_t grace_ms) {
+  if (exited_ || !anotify_ || !anotify_->is_open()) {
+    return make_error(VIR_ERR_OPERATION_INVALID, fmt(_("Arrow '%1$s' is not running"), name_.c_str()));
+  }
+  return anotify_->send_shutdown(grace_ms);
+}
+
+void ArrowProcess::destroy(unsigned term_after_ms, unsigned kill_after_ms) {
+  if (exited_ || escalation_ > 0) return;
+  escalation_ = 1;
+  kill_after_ms_ = kill_after_ms;
+  if (monitor_ && monitor_->is_open()) {
+    monitor_->execute("quit", [](Result<JsonValue>) {});  // the monitor may close before replying
+  } else {
+    term_after_ms = 0;
+  }
+  escalate_timer_ = g_timeout_add(term_after_ms, on_escalate, this);
+}
+
+gboolean ArrowProcess::on_escalate(gpointer self) {
+  auto* p = static_cast<ArrowProcess*>(self);
+  p->escalate_timer_ = 0;
+  if (p->exited_) return G_SOURCE_REMOVE;
+  if (p->escalation_ == 1) {
+    p->escalation_ = 2;
+    p->send_signal(SIGTERM);
+    p->escalate_timer_ = g_timeout_add(p->kill_after_ms_, on_escalate, p);
+  } else if (p->escalation_ == 2) {
+    p->escalation_ = 3;
+    p->send_signal(SIGKILL);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+void ArrowProcess::send_signal(int sig) {
+  // Through the pidfd, so a recycled pid is never signalled.
+  if (pidfd_.valid()) pidfd_send_signal(pidfd_.get(), sig);
+}
+
+Status ArrowProcess::console_write(std::span<const uint8_t> bytes) {
+  if (!console_ || !console_->is_open()) {
+    return make_error(VIR_ERR_OPERATION_INVALID, fmt(_("the console of Arrow '%1$s' is closed"), name_.c_str()));
+  }
+  return console_->write(bytes);
+}
+
+Status ArrowProcess::signal_application(int signum) {
+  if (exited_ || !anotify_ || !anotify_->is_open()) {
+    return make_error(VIR_ERR_OPERATION_INVALID, fmt(_("Arrow '%1$s' is not running"), name_.c_str()));
+  }
+  return anotify_->send_signal(signum);
+}
+
+Result<std::unique_ptr<ArrowProcess>> ArrowProcess::adopt(pid_t pid, const std::string& name,
+                                                          const RuntimePaths& paths, const std::string& log_path,
+                                                          Callbacks callbacks) {
+  std::unique_ptr<ArrowProcess> p(new ArrowProcess());
+  p->name_ = name;
+  p->paths_ = paths;
+  p->log_path_ = log_path;
+  p->pid_ = pid;
+  p->adopted_ = true;
+  p->callbacks_ = std::move(callbacks);
+  // Open the pidfd first: it pins this process, so the check below and every
+  // later signal concern the same one.
+  p->pidfd_.reset(pidfd_open(pid));
+  if (!p->pidfd_.valid()) {
+    return make_error(VIR_ERR_OPERATION_FAILED, fmt(_("QEMU of Arrow '%1$s' (pid %2$d) is gone"), name.c_str(), pid));
+  }
+  std::string cmdline;
+  {
+    UniqueFd fd(::open(fmt("/proc/%d/cmdline", pid).c_str(), O_RDONLY | O_CLOEXEC));
+    char buf[4096];
+    for (ssize_t n; fd.valid() && (n = ::read(fd.get(), buf, sizeof buf)) > 0;) cmdline.append(buf, static_cast<size_t>(n));
+  }
+  if (cmdline.find(std::string("guest=") + name + '\0') == std::string::npos) {
+    return make_error(VIR_ERR_OPERATION_FAILED,
+                      fmt(_("pid %1$d is not the QEMU of Arrow '%2$s'"), pid, name.c_str()));
+  }
+  p->log_fd_.reset(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  p->log_start_ = p->log_fd_.valid() ? ::lseek(p->log_fd_.get(), 0, SEEK_END) : 0;
+  TRY(p->connect_all());
+  // Only now are the sockets ours to remove: a failed adoption leaves the
+  // running QEMU reachable for the next attempt.
+  p->monitor_path_ = UniquePath(paths.monitor());
+  p->console_path_ = UniquePath(paths.console());
+  p->anotify_path_ = UniquePath(paths.anotify());
+  if (p->stdout_) p->stdout_path_ = UniquePath(paths.stdout_port());
+  p->pid_path_ = UniquePath(paths.pid_file());
+  p->pidfd_watch_ = g_unix_fd_add(p->pidfd_.get(), G_IO_IN, on_pidfd, p.get());
+  p->start_timer_ = g_timeout_add(kStartTimeoutMs, on_start_timeout, p.get());
+  return p;
+}
+
+}  // namespace arrow

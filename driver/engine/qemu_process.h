@@ -1,0 +1,159 @@
+// ArrowProcess: one running QEMU of an Arrow. The only code that forks,
+// execs, waits for or kills a process. It creates the runtime directory and
+// the QMP, console and Anotify listening sockets (passed to QEMU as fds 3-5,
+// so a restarted daemon can reconnect by path), spawns QEMU in its own
+// session with its output appended to the log, connects to all three sockets
+// before letting the guest run, and reports everything through callbacks on
+// the GLib main loop. It can also adopt a QEMU started by an earlier daemon.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "anotify/anotify_decoder.h"
+#include "domain-xml/arrow_def.h"
+#include "driver/engine/qemu_command.h"
+#include "driver/engine/confine.h"
+#include "driver/engine/qemu_monitor.h"
+#include "util/result.h"
+
+namespace arrow {
+
+class AnotifyChannel;
+class FdStream;
+
+// The files of one running Arrow under its runtime directory.
+struct RuntimePaths {
+  std::string dir;
+  std::string monitor() const { return dir + "/monitor.sock"; }
+  std::string console() const { return dir + "/console.sock"; }
+  std::string anotify() const { return dir + "/anotify.sock"; }
+  std::string stdout_port() const { return dir + "/stdout.sock"; }
+  std::string pid_file() const { return dir + "/qemu.pid"; }
+};
+
+// How QEMU ended. An adopted QEMU is not our child: its status is unknown.
+struct ProcessExit {
+  bool status_known = false;
+  int wait_status = 0;  // waitpid() status when status_known
+};
+
+class ArrowProcess {
+ public:
+  struct Callbacks {
+    // Once: OK when QMP is negotiated and the guest runs (after 'cont'; for
+    // adopt(), once QMP is negotiated), or the error that stopped the start
+    // (QEMU's own message from the log when it died). After an error QEMU is
+    // being destroyed and `exited` follows.
+    std::function<void(const Status&)> started;
+    std::function<void(const AnotifyEvent&)> anotify;
+    // Guest console output, already appended to the log.
+    std::function<void(std::span<const uint8_t>)> console;
+    std::function<void(const QmpEvent&)> qmp_event;
+    // Once, last: QEMU is gone, every socket and the pid file removed. The
+    // object may be destroyed from here.
+    std::function<void(const ProcessExit&)> exited;
+  };
+
+  // Spawns QEMU for DEF. CTX.log_path is the log (created 0600, appended);
+  // the fds in CTX are overridden to 3, 4, 5 and the log to 6 (QEMU opens
+  // no host file of ours by path, so it may run unprivileged); a bridge
+  // interface's TAP is created here (arrow_tap.h, root only) and passed at 8. The runtime
+  // directory RUN_DIR is created 0700 if needed. CONFINEMENT, when given, is
+  // applied in the child before exec (cgroup, user, share checks); it only
+  // needs to live through this call. Errors before the spawn leave nothing
+  // behind.
+  static Result<std::unique_ptr<ArrowProcess>> start(const ArrowDef& def, CommandContext ctx,
+                                                     const std::string& run_dir, Callbacks callbacks,
+                                                     const ChildConfinement* confinement = nullptr);
+
+  // Takes over a QEMU started by an earlier instance: PID must be a live
+  // process whose command line names guest=NAME; reconnects to the sockets
+  // in PATHS. Exit is detected through a pidfd (no status).
+  static Result<std::unique_ptr<ArrowProcess>> adopt(pid_t pid, const std::string& name, const RuntimePaths& paths,
+                                                     const std::string& log_path, Callbacks callbacks);
+
+  ~ArrowProcess();  // kills a QEMU still running (SIGKILL) and cleans up
+  ArrowProcess(const ArrowProcess&) = delete;
+  ArrowProcess& operator=(const ArrowProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  const RuntimePaths& paths() const { return paths_; }
+  bool exited() const { return exited_; }
+  QmpMonitor* monitor() { return monitor_.get(); }  // null once QEMU exited
+
+  // Graceful stop: asks ainit over Anotify to SIGTERM the application and
+  // SIGKILL it after GRACE_MS; the guest then powers off. microvm has no ACPI
+  // power button, so QMP system_powerdown would do nothing. The caller waits
+  // for `exited` and calls destroy() if it does not come.
+  Status shutdown(uint32_t grace_ms);
+
+  // Forced stop: QMP 'quit', SIGTERM after TERM_AFTER_MS, SIGKILL after a
+  // further KILL_AFTER_MS. `exited` reports the end. Idempotent.
+  void destroy(unsigned term_after_ms = 3000, unsigned kill_after_ms = 3000);
+
+  // Leaves QEMU running and its sockets and pid file in place when this
+  // object is destroyed (daemon shutdown; a later adopt() takes over).
+  // Without it the destructor kills a QEMU it started and removes its files.
+  void detach();
+
+  // Writes to the guest console (virsh console input).
+  Status console_write(std::span<const uint8_t> bytes);
+  // Asks ainit to send SIGNUM to the application's process group (Anotify
+  // SIGNAL); fails when the channel is closed.
+  Status signal_application(int signum);
+
+ private:
+  ArrowProcess() = default;
+  Status connect_all();
+  void on_qmp_ready();
+  void on_child_exit(int wait_status, bool status_known);
+  void fail_start(const Error& error);
+  void append_log(std::string_view text);
+  std::string log_tail() const;
+  void send_signal(int sig);
+  static gboolean on_start_timeout(gpointer self);
+  static gboolean on_escalate(gpointer self);
+  static void on_child_watch(GPid pid, gint wait_status, gpointer self);
+  static gboolean on_pidfd(gint fd, GIOCondition cond, gpointer self);
+  void write_pid_file();
+
+  std::string name_;
+  RuntimePaths paths_;
+  std::string log_path_;
+  UniqueFd log_fd_;
+  long log_start_ = 0;  // log size at spawn: QEMU's errors are after it
+  pid_t pid_ = -1;
+  UniqueFd pidfd_;
+  bool adopted_ = false;
+  bool detached_ = false;
+  bool exited_ = false;
+  bool start_reported_ = false;
+  int escalation_ = 0;  // 0 none, 1 quit sent, 2 SIGTERM sent, 3 SIGKILL sent
+  unsigned kill_after_ms_ = 3000;
+  guint child_watch_ = 0;
+  guint pidfd_watch_ = 0;
+  guint start_timer_ = 0;
+  guint escalate_timer_ = 0;
+  Callbacks callbacks_;
+  std::unique_ptr<QmpMonitor> monitor_;
+  std::unique_ptr<AnotifyChannel> anotify_;
+  std::unique_ptr<FdStream> console_;
+  // The application's stdout/stderr in pipe mode: a flow-controlled
+  // virtserialport (the console drops what the host cannot take at once).
+  std::unique_ptr<FdStream> stdout_;
+  uint64_t stdout_bytes_ = 0;         // read from stdout_ since connecting
+  std::optional<uint64_t> output_end_;  // ANOTIFY_OUTPUT_END not yet acknowledged
+  void on_stdout(std::span<const uint8_t> bytes);
+  void on_output_end(uint64_t bytes);
+  UniquePath monitor_path_, console_path_, anotify_path_, stdout_path_, pid_path_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace arrow
