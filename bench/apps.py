@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Benchmark of the application matrix (issue 7): for each application of
-tests/apps/apps_cases.py, boot-to-ready time (start until the application's
+tests/lib/apps_cases.py, boot-to-ready time (start until the application's
 own client gets an answer from the host) and host memory (PSS: the QEMU
 process for the Arrow, the process tree natively), the Arrow beside the same
 application started natively on the host, in one run.
@@ -12,7 +12,7 @@ Applications whose package is missing are listed as skipped."""
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "apps"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests", "lib"))
 
 import apptest  # noqa: E402
 from apps_cases import CASES  # noqa: E402

@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.environ.get("ARROW_SRCDIR", "."), "tests"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests", "lib"))
 import libvirt  # noqa: E402
 
 from dbus_bus import Daemon, remove_root, temp_root, wait_for  # noqa: E402

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The long load run of issue 5 item 8 (tests/load.py is the short one in
+"""The long load run of issue 5 item 8 (tests/integration/driver/load.py is the short one in
 `make check`): 50 libvirt-python clients doing list / dominfo / define /
 undefine while two Arrows start and stop, first for ARROW_LOAD_SECONDS
 (default 120) against a plain virtarrowd, printing calls per second and the
@@ -15,8 +15,10 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-import load  # noqa: E402
+TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests")
+sys.path.insert(0, os.path.join(TESTS, "lib"))
+sys.path.insert(0, os.path.join(TESTS, "integration", "driver"))
+import load  # noqa: E402  (tests/integration/driver/load.py)
 from daemon import DAEMON, Daemon, wait_for  # noqa: E402
 
 

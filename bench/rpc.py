@@ -19,7 +19,7 @@ import libvirt
 
 BUILDDIR = os.environ.get("ARROW_BUILDDIR", os.getcwd())
 REAL_DAEMON = os.path.join(BUILDDIR, "driver", "daemon", "virtarrowd")
-FAKE_DAEMON = os.path.join(BUILDDIR, "tests", "virtarrowd-fake")
+FAKE_DAEMON = os.path.join(BUILDDIR, "tests", "unit", "virtarrowd-fake")
 LIBVIRTD = "/usr/sbin/libvirtd"
 
 ARROW_XML = """<domain type='arrow'>

@@ -15,7 +15,7 @@
 #include "driver/rpc/protocol.h"
 #include "driver/remote/remote_program.h"
 #include "driver/rpc/server.h"
-#include "tests/fake_driver.h"
+#include "tests/unit/fake_driver.h"
 #include "util/fd.h"
 
 using namespace arrow;

@@ -1,5 +1,0 @@
-#!/usr/bin/python3
-"""Application matrix: node as an Arrow, checked with its own client (see apps_cases.py)."""
-import apptest
-
-apptest.main("node")
