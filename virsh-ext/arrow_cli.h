@@ -1,13 +1,17 @@
 // Shared pieces of the `arrow` command: the connection (with the advice
-// when no daemon answers), error reporting, exit codes, domain facts read
-// through the stock libvirt API, and the subcommands' entry points.
+// when no daemon answers) and the Arrow a subcommand names, error reporting,
+// exit codes, domain facts read through the stock libvirt API, and the
+// subcommands' entry points.
 #pragma once
 
 #include <libvirt/libvirt.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "virsh-ext/arrow_ptr.h"
 
 namespace arrow::cli {
 
@@ -26,27 +30,31 @@ void say(const std::string& message);
 // Prints "arrow: WHAT: <libvirt's last error>".
 void say_libvirt(const std::string& what);
 
-// A connection, closed on scope exit. Opening failures print what to do.
-class Connection {
- public:
-  Connection() = default;
-  ~Connection();
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-  bool open(const Global& g);
-  virConnectPtr get() const { return conn_; }
-
- private:
-  virConnectPtr conn_ = nullptr;
-};
+// The connection to G's URI; nullptr after saying what to do.
+Owned<virConnect> open_connection(const Global& g);
 
 // The domain NAME, or nullptr after "no Arrow named NAME" was said.
-virDomainPtr find_domain(virConnectPtr conn, const std::string& name);
+Owned<virDomain> find_domain(virConnectPtr conn, const std::string& name);
+
+// The connection and the Arrow a subcommand acts on: the one operand among
+// ARGS names it. With OPTIONAL (`arrow events`), no operand means no Arrow.
+struct Target {
+  Owned<virConnect> conn;
+  Owned<virDomain> dom;
+  std::string name;
+};
+// False after saying why (usage, no daemon, no such Arrow).
+bool open_target(const Global& g, const std::vector<std::string>& args, const char* cmd, Target& t,
+                 bool optional = false);
+
+// Calls FN with each typed statistic of DOM in the groups STATS
+// (virDomainStatsTypes; 0: all); false when libvirt has none to give.
+bool for_each_stat(virDomainPtr dom, unsigned stats, const std::function<void(const virTypedParameter&)>& fn);
 
 // The application's last exit as an exit code (status, or 128+signal), from
 // the arrow.exit.* stats; nothing when the Arrow reported none.
 std::optional<int> last_exit_code(virDomainPtr dom);
-// "running (booted)", "shut off (shutdown)" …
+// "running", "exited", "stopped", "failed" …
 std::string state_text(virDomainPtr dom);
 
 // Subcommands; ARGS are those after the subcommand's name.

@@ -1,16 +1,19 @@
 // `arrow ps`, `logs`, `stop`, `rm`, `inspect` and `events`: each a few calls
-// of the stock libvirt API (the log is read through the "org.arrow.log"
-// channel, so it works over any URI, remote ones included).
+// of the stock libvirt API (the log is read through the kLogChannel channel,
+// driver/api/arrow_names.h, so it works over any URI, remote ones included).
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
+#include "driver/api/arrow_names.h"
 #include "util/i18n.h"
 #include "virsh-ext/arrow_cli.h"
 
@@ -24,43 +27,36 @@ bool has_flag(const std::vector<std::string>& args, const char* a, const char* b
   return false;
 }
 
-// The one operand (the Arrow's name) among ARGS, or "" after complaining.
-std::string operand(const std::vector<std::string>& args, const char* cmd) {
-  std::string name;
-  for (const std::string& s : args) {
-    if (!s.empty() && s[0] == '-') continue;
-    if (!name.empty()) {
-      say(fmt(_("%1$s takes one Arrow name"), cmd));
-      return "";
-    }
-    name = s;
-  }
-  if (name.empty()) say(fmt(_("usage: arrow %1$s NAME"), cmd));
-  return name;
-}
-
 // "/usr/bin/python3 -m http.server" from the domain XML.
 std::string command_of(virDomainPtr dom) {
-  char* xml = virDomainGetXMLDesc(dom, 0);
+  Owned<char> xml(virDomainGetXMLDesc(dom, 0));
   if (!xml) return "";
-  std::string out;
-  xmlDocPtr doc = xmlReadMemory(xml, static_cast<int>(std::strlen(xml)), "domain.xml", nullptr, XML_PARSE_NONET);
-  std::free(xml);
+  Owned<xmlDoc> doc(xmlReadMemory(xml.get(), static_cast<int>(std::strlen(xml.get())), "domain.xml", nullptr,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
   if (!doc) return "";
-  xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
-  xmlXPathObjectPtr r = xmlXPathEvalExpression(reinterpret_cast<const xmlChar*>("/domain/os/init|/domain/os/initarg"),
-                                               ctx);
+  Owned<xmlXPathContext> ctx(xmlXPathNewContext(doc.get()));
+  if (!ctx) return "";
+  Owned<xmlXPathObject> r(
+      xmlXPathEvalExpression(reinterpret_cast<const xmlChar*>("/domain/os/init|/domain/os/initarg"), ctx.get()));
+  std::string out;
   for (int i = 0; r && r->nodesetval && i < r->nodesetval->nodeNr; i++) {
-    xmlChar* text = xmlNodeGetContent(r->nodesetval->nodeTab[i]);
-    std::string arg = text ? reinterpret_cast<const char*>(text) : "";
-    xmlFree(text);
+    Owned<xmlChar> text(xmlNodeGetContent(r->nodesetval->nodeTab[i]));
+    std::string arg = text ? reinterpret_cast<const char*>(text.get()) : "";
     if (arg.empty() || arg.find_first_of(" \t'\"") != std::string::npos) arg = "'" + arg + "'";
     out += (out.empty() ? "" : " ") + arg;
   }
-  xmlXPathFreeObject(r);
-  xmlXPathFreeContext(ctx);
-  xmlFreeDoc(doc);
   return out;
+}
+
+// Every Arrow (ACTIVE: the running ones); nothing after saying why not.
+std::optional<std::vector<Owned<virDomain>>> list_domains(virConnectPtr conn, bool active) {
+  virDomainPtr* raw = nullptr;
+  const int n = virConnectListAllDomains(conn, &raw, active ? VIR_CONNECT_LIST_DOMAINS_ACTIVE : 0);
+  if (n < 0) return say_libvirt(_("cannot list the Arrows")), std::nullopt;
+  Owned<virDomainPtr[]> array(raw);
+  std::vector<Owned<virDomain>> doms;
+  for (int i = 0; i < n; i++) doms.emplace_back(array[i]);
+  return doms;
 }
 
 int stream_sink(virStreamPtr, const char* data, size_t n, void*) {
@@ -77,127 +73,87 @@ int stream_sink(virStreamPtr, const char* data, size_t n, void*) {
 }  // namespace
 
 int cmd_ps(const Global& g, const std::vector<std::string>& args) {
-  const bool all = has_flag(args, "-a", "--all");
-  Connection c;
-  if (!c.open(g)) return kExitFailure;
-  virDomainPtr* doms = nullptr;
-  const unsigned flags = all ? 0 : VIR_CONNECT_LIST_DOMAINS_ACTIVE;
-  int n = virConnectListAllDomains(c.get(), &doms, flags);
-  if (n < 0) return say_libvirt(_("cannot list the Arrows")), kExitFailure;
+  Owned<virConnect> conn = open_connection(g);
+  if (!conn) return kExitFailure;
+  std::optional<std::vector<Owned<virDomain>>> doms = list_domains(conn.get(), !has_flag(args, "-a", "--all"));
+  if (!doms) return kExitFailure;
   std::printf("%-24s %-5s %-9s %-5s %s\n", "NAME", "ID", "STATE", "EXIT", "COMMAND");
-  for (int i = 0; i < n; i++) {
-    std::optional<int> code = last_exit_code(doms[i]);
-    const int id = static_cast<int>(virDomainGetID(doms[i]));
-    std::printf("%-24s %-5s %-9s %-5s %s\n", virDomainGetName(doms[i]), id > 0 ? std::to_string(id).c_str() : "-",
-                state_text(doms[i]).c_str(), code ? std::to_string(*code).c_str() : "-",
-                command_of(doms[i]).c_str());
-    virDomainFree(doms[i]);
+  for (const Owned<virDomain>& dom : *doms) {
+    std::optional<int> code = last_exit_code(dom.get());
+    const int id = static_cast<int>(virDomainGetID(dom.get()));
+    std::printf("%-24s %-5s %-9s %-5s %s\n", virDomainGetName(dom.get()), id > 0 ? std::to_string(id).c_str() : "-",
+                state_text(dom.get()).c_str(), code ? std::to_string(*code).c_str() : "-",
+                command_of(dom.get()).c_str());
   }
-  std::free(doms);
   return 0;
 }
 
 int cmd_logs(const Global& g, const std::vector<std::string>& args) {
-  const bool follow = has_flag(args, "-f", "--follow");
-  const std::string name = operand(args, "logs");
-  if (name.empty()) return kExitFailure;
-  Connection c;
-  if (!c.open(g)) return kExitFailure;
-  virDomainPtr dom = find_domain(c.get(), name);
-  if (!dom) return kExitFailure;
-  virStreamPtr st = virStreamNew(c.get(), 0);
-  int rc = 0;
-  if (!st || virDomainOpenChannel(dom, follow ? "org.arrow.log.follow" : "org.arrow.log", st, 0) < 0) {
+  Target t;
+  if (!open_target(g, args, "logs", t)) return kExitFailure;
+  Owned<virStream> st(virStreamNew(t.conn.get(), 0));
+  const char* channel = has_flag(args, "-f", "--follow") ? kLogChannelFollow : kLogChannel;
+  if (!st || virDomainOpenChannel(t.dom.get(), channel, st.get(), 0) < 0) {
     say_libvirt(_("cannot read the log"));
-    rc = kExitFailure;
-  } else if (virStreamRecvAll(st, stream_sink, nullptr) < 0) {
-    virStreamAbort(st);
-    rc = kExitFailure;
-  } else if (virStreamFinish(st) < 0) {
-    rc = kExitFailure;
+    return kExitFailure;
   }
-  if (st) virStreamFree(st);
-  virDomainFree(dom);
-  return rc;
+  if (virStreamRecvAll(st.get(), stream_sink, nullptr) < 0) {
+    virStreamAbort(st.get());
+    return kExitFailure;
+  }
+  return virStreamFinish(st.get()) < 0 ? kExitFailure : 0;
 }
 
 int cmd_stop(const Global& g, const std::vector<std::string>& args) {
-  const std::string name = operand(args, "stop");
-  if (name.empty()) return kExitFailure;
-  Connection c;
-  if (!c.open(g)) return kExitFailure;
-  virDomainPtr dom = find_domain(c.get(), name);
-  if (!dom) return kExitFailure;
-  int rc = 0;
+  Target t;
+  if (!open_target(g, args, "stop", t)) return kExitFailure;
+  virDomainPtr dom = t.dom.get();
   if (virDomainIsActive(dom) != 1) {
-    say(fmt(_("the Arrow '%1$s' is not running"), name.c_str()));
-  } else if (virDomainShutdown(dom) < 0) {
-    say_libvirt(_("cannot stop it"));
-    rc = kExitFailure;
-  } else {
-    // The daemon gives the application its grace (SIGTERM, then SIGKILL);
-    // beyond that, and a margin, the Arrow is destroyed.
-    int i = 0;
-    for (; i < 300 && virDomainIsActive(dom) == 1; i++) ::usleep(100000);
-    if (i == 300 && virDomainDestroy(dom) < 0) rc = (say_libvirt(_("cannot destroy it")), kExitFailure);
+    say(fmt(_("the Arrow '%1$s' is not running"), t.name.c_str()));
+    return 0;
   }
-  virDomainFree(dom);
-  return rc;
+  if (virDomainShutdown(dom) < 0) return say_libvirt(_("cannot stop it")), kExitFailure;
+  // The daemon gives the application its grace (SIGTERM, then SIGKILL);
+  // beyond that, and a margin, the Arrow is destroyed.
+  for (int i = 0; i < 300 && virDomainIsActive(dom) == 1; i++) ::usleep(100000);
+  if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
+    return say_libvirt(_("cannot destroy it")), kExitFailure;
+  return 0;
 }
 
 int cmd_rm(const Global& g, const std::vector<std::string>& args) {
-  const bool force = has_flag(args, "-f", "--force");
-  const std::string name = operand(args, "rm");
-  if (name.empty()) return kExitFailure;
-  Connection c;
-  if (!c.open(g)) return kExitFailure;
-  virDomainPtr dom = find_domain(c.get(), name);
-  if (!dom) return kExitFailure;
-  int rc = 0;
-  if (virDomainIsActive(dom) == 1 && !force) {
-    say(fmt(_("the Arrow '%1$s' is running: arrow stop %1$s first, or arrow rm -f %1$s"), name.c_str()));
-    rc = kExitFailure;
-  } else {
-    if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) say_libvirt(_("cannot destroy it"));
-    if (virDomainIsPersistent(dom) == 1 && virDomainUndefine(dom) < 0)
-      rc = (say_libvirt(_("cannot remove it")), kExitFailure);
+  Target t;
+  if (!open_target(g, args, "rm", t)) return kExitFailure;
+  const bool running = virDomainIsActive(t.dom.get()) == 1;
+  if (running && !has_flag(args, "-f", "--force")) {
+    say(fmt(_("the Arrow '%1$s' is running: arrow stop %1$s first, or arrow rm -f %1$s"), t.name.c_str()));
+    return kExitFailure;
   }
-  virDomainFree(dom);
-  return rc;
+  if (running && virDomainDestroy(t.dom.get()) < 0) say_libvirt(_("cannot destroy it"));
+  if (virDomainIsPersistent(t.dom.get()) == 1 && virDomainUndefine(t.dom.get()) < 0)
+    return say_libvirt(_("cannot remove it")), kExitFailure;
+  return 0;
 }
 
 int cmd_inspect(const Global& g, const std::vector<std::string>& args) {
-  const std::string name = operand(args, "inspect");
-  if (name.empty()) return kExitFailure;
-  Connection c;
-  if (!c.open(g)) return kExitFailure;
-  virDomainPtr dom = find_domain(c.get(), name);
-  if (!dom) return kExitFailure;
-  std::printf("# state: %s\n", state_text(dom).c_str());
-  virDomainPtr doms[] = {dom, nullptr};
-  virDomainStatsRecordPtr* records = nullptr;
-  if (virDomainListGetStats(doms, 0, &records, 0) >= 0) {
-    for (virDomainStatsRecordPtr* r = records; r && *r; r++) {
-      for (int i = 0; i < (*r)->nparams; i++) {
-        const virTypedParameter& p = (*r)->params[i];
-        switch (p.type) {
-          case VIR_TYPED_PARAM_INT: std::printf("# %s: %d\n", p.field, p.value.i); break;
-          case VIR_TYPED_PARAM_UINT: std::printf("# %s: %u\n", p.field, p.value.ui); break;
-          case VIR_TYPED_PARAM_LLONG: std::printf("# %s: %lld\n", p.field, p.value.l); break;
-          case VIR_TYPED_PARAM_ULLONG: std::printf("# %s: %llu\n", p.field, p.value.ul); break;
-          case VIR_TYPED_PARAM_DOUBLE: std::printf("# %s: %g\n", p.field, p.value.d); break;
-          case VIR_TYPED_PARAM_BOOLEAN: std::printf("# %s: %s\n", p.field, p.value.b ? "yes" : "no"); break;
-          case VIR_TYPED_PARAM_STRING: std::printf("# %s: %s\n", p.field, p.value.s); break;
-        }
-      }
+  Target t;
+  if (!open_target(g, args, "inspect", t)) return kExitFailure;
+  std::printf("# state: %s\n", state_text(t.dom.get()).c_str());
+  for_each_stat(t.dom.get(), 0, [](const virTypedParameter& p) {
+    switch (p.type) {
+      case VIR_TYPED_PARAM_INT: std::printf("# %s: %d\n", p.field, p.value.i); break;
+      case VIR_TYPED_PARAM_UINT: std::printf("# %s: %u\n", p.field, p.value.ui); break;
+      case VIR_TYPED_PARAM_LLONG: std::printf("# %s: %lld\n", p.field, p.value.l); break;
+      case VIR_TYPED_PARAM_ULLONG: std::printf("# %s: %llu\n", p.field, p.value.ul); break;
+      case VIR_TYPED_PARAM_DOUBLE: std::printf("# %s: %g\n", p.field, p.value.d); break;
+      case VIR_TYPED_PARAM_BOOLEAN: std::printf("# %s: %s\n", p.field, p.value.b ? "yes" : "no"); break;
+      case VIR_TYPED_PARAM_STRING: std::printf("# %s: %s\n", p.field, p.value.s); break;
     }
-    virDomainStatsRecordListFree(records);
-  }
-  char* xml = virDomainGetXMLDesc(dom, 0);
-  if (xml) std::fputs(xml, stdout);
-  std::free(xml);
-  virDomainFree(dom);
-  return xml ? 0 : kExitFailure;
+  });
+  Owned<char> xml(virDomainGetXMLDesc(t.dom.get(), 0));
+  if (!xml) return say_libvirt(_("cannot read the domain XML")), kExitFailure;
+  std::fputs(xml.get(), stdout);
+  return 0;
 }
 
 namespace {
@@ -251,37 +207,34 @@ void on_reboot(virConnectPtr, virDomainPtr dom, void*) { print_event(dom, "resta
 }  // namespace
 
 int cmd_events(const Global& g, const std::vector<std::string>& args) {
-  std::string name;
-  for (const std::string& s : args)
-    if (!s.empty() && s[0] != '-') name = s;
-  Connection c;
-  if (!c.open(g)) return kExitFailure;
-  virDomainPtr dom = name.empty() ? nullptr : find_domain(c.get(), name);
-  if (!name.empty() && !dom) return kExitFailure;
+  Target t;
+  if (!open_target(g, args, "events", t, /*optional=*/true)) return kExitFailure;
+  virConnectPtr conn = t.conn.get();
   int ids[3] = {
-      virConnectDomainEventRegisterAny(c.get(), dom, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+      virConnectDomainEventRegisterAny(conn, t.dom.get(), VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                                        VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), nullptr, nullptr),
-      virConnectDomainEventRegisterAny(c.get(), dom, VIR_DOMAIN_EVENT_ID_WATCHDOG,
+      virConnectDomainEventRegisterAny(conn, t.dom.get(), VIR_DOMAIN_EVENT_ID_WATCHDOG,
                                        VIR_DOMAIN_EVENT_CALLBACK(on_watchdog), nullptr, nullptr),
-      virConnectDomainEventRegisterAny(c.get(), dom, VIR_DOMAIN_EVENT_ID_REBOOT,
+      virConnectDomainEventRegisterAny(conn, t.dom.get(), VIR_DOMAIN_EVENT_ID_REBOOT,
                                        VIR_DOMAIN_EVENT_CALLBACK(on_reboot), nullptr, nullptr)};
+  int rc = 0;
   if (ids[0] < 0) {
     say_libvirt(_("cannot watch events"));
-    return kExitFailure;
+    rc = kExitFailure;
+  } else {
+    struct sigaction sa {};
+    sa.sa_handler = [](int) { events_stop = 1; };
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    // A timer wakes the loop so that a signal is noticed within half a second.
+    int timer = virEventAddTimeout(500, [](int, void*) {}, nullptr, nullptr);
+    while (!events_stop && virConnectIsAlive(conn) == 1 && virEventRunDefaultImpl() == 0) {
+    }
+    virEventRemoveTimeout(timer);
   }
-  struct sigaction sa {};
-  sa.sa_handler = [](int) { events_stop = 1; };
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::sigaction(SIGTERM, &sa, nullptr);
-  // A timer wakes the loop so that a signal is noticed within half a second.
-  int timer = virEventAddTimeout(500, [](int, void*) {}, nullptr, nullptr);
-  while (!events_stop && virConnectIsAlive(c.get()) == 1 && virEventRunDefaultImpl() == 0) {
-  }
-  virEventRemoveTimeout(timer);
   for (int id : ids)
-    if (id >= 0) virConnectDomainEventDeregisterAny(c.get(), id);
-  if (dom) virDomainFree(dom);
-  return 0;
+    if (id >= 0) virConnectDomainEventDeregisterAny(conn, id);
+  return rc;
 }
 
 }  // namespace arrow::cli

@@ -151,8 +151,8 @@ void share_program_dir(RunSpec& spec) {
 
 // One attached run: the stream, stdin, the signal pipe, and how it ended.
 struct Attach {
-  virDomainPtr dom = nullptr;
-  virStreamPtr st = nullptr;
+  virDomainPtr dom = nullptr;  // the caller's
+  Owned<virStream> st;
   bool interactive = false;
   bool done = false;
   bool detached = false;
@@ -169,12 +169,12 @@ struct Attach {
 void update_stream_events(Attach& a) {
   int events = VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_ERROR | VIR_STREAM_EVENT_HANGUP;
   if (!a.pending.empty()) events |= VIR_STREAM_EVENT_WRITABLE;
-  virStreamEventUpdateCallback(a.st, events);
+  virStreamEventUpdateCallback(a.st.get(), events);
 }
 
 void flush_input(Attach& a) {
   while (!a.pending.empty() && !a.done) {
-    int n = virStreamSend(a.st, a.pending.data(), a.pending.size());
+    int n = virStreamSend(a.st.get(), a.pending.data(), a.pending.size());
     if (n == -2) break;
     if (n < 0) {
       say_libvirt(_("console"));
@@ -284,15 +284,14 @@ int attach_console(virConnectPtr conn, virDomainPtr dom, const RunOptions& o, bo
   Attach a;
   a.dom = dom;
   a.interactive = interactive;
-  a.st = virStreamNew(conn, VIR_STREAM_NONBLOCK);
-  if (!a.st || virDomainOpenConsole(dom, nullptr, a.st, VIR_DOMAIN_CONSOLE_SAFE) < 0) {
+  a.st.reset(virStreamNew(conn, VIR_STREAM_NONBLOCK));
+  if (!a.st || virDomainOpenConsole(dom, nullptr, a.st.get(), VIR_DOMAIN_CONSOLE_SAFE) < 0) {
     say_libvirt(_("cannot attach to the console"));
-    if (a.st) virStreamFree(a.st);
     return kExitFailure;
   }
   RawTerminal raw;
   if (interactive) raw.enter(STDIN_FILENO);
-  virStreamEventAddCallback(a.st, VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_ERROR | VIR_STREAM_EVENT_HANGUP,
+  virStreamEventAddCallback(a.st.get(), VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_ERROR | VIR_STREAM_EVENT_HANGUP,
                             on_stream, &a, nullptr);
   a.stdin_watch = virEventAddHandle(STDIN_FILENO, VIR_EVENT_HANDLE_READABLE, on_stdin, &a, nullptr);
   if (::pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
@@ -305,9 +304,9 @@ int attach_console(virConnectPtr conn, virDomainPtr dom, const RunOptions& o, bo
   }
   if (a.stdin_watch >= 0) virEventRemoveHandle(a.stdin_watch);
   if (a.signal_watch >= 0) virEventRemoveHandle(a.signal_watch);
-  virStreamEventRemoveCallback(a.st);
-  if (a.detached) virStreamFinish(a.st);
-  virStreamFree(a.st);
+  virStreamEventRemoveCallback(a.st.get());
+  if (a.detached) virStreamFinish(a.st.get());
+  a.st.reset();
   if (a.detached) {
     std::fprintf(stderr, "\r\n");
     say(fmt(_("detached from '%1$s', which runs on: arrow logs -f %1$s, arrow stop %1$s"), o.spec.name.c_str()));
@@ -339,10 +338,9 @@ int cmd_run(const Global& g, const std::vector<std::string>& args) {
   o.spec.pipe_console = !o.detach && !interactive;
   if (o.spec.name.empty()) o.spec.name = generated_name(o.spec.program);
 
-  Connection c;
-  if (!c.open(g)) return kExitFailure;
-  if (virDomainPtr taken = virDomainLookupByName(c.get(), o.spec.name.c_str())) {
-    virDomainFree(taken);
+  Owned<virConnect> conn = open_connection(g);
+  if (!conn) return kExitFailure;
+  if (Owned<virDomain> taken{virDomainLookupByName(conn.get(), o.spec.name.c_str())}) {
     say(fmt(_("the name '%1$s' is taken by another Arrow: choose another with --name, or remove it with "
               "'arrow rm %1$s'"),
             o.spec.name.c_str()));
@@ -352,26 +350,23 @@ int cmd_run(const Global& g, const std::vector<std::string>& args) {
   const std::string xml = build_domain_xml(o.spec);
   // --detach --rm: a transient Arrow, gone when it stops. Otherwise it is
   // defined, so that its exit status and log stay readable after it ends.
-  virDomainPtr dom = o.detach && o.rm ? virDomainCreateXML(c.get(), xml.c_str(), 0)
-                                      : virDomainDefineXML(c.get(), xml.c_str());
+  Owned<virDomain> dom(o.detach && o.rm ? virDomainCreateXML(conn.get(), xml.c_str(), 0)
+                                        : virDomainDefineXML(conn.get(), xml.c_str()));
   if (!dom) {
     say_libvirt(fmt(_("cannot create the Arrow '%1$s'"), o.spec.name.c_str()));
     return kExitFailure;
   }
-  if (!(o.detach && o.rm) && virDomainCreate(dom) < 0) {
+  if (!(o.detach && o.rm) && virDomainCreate(dom.get()) < 0) {
     say_libvirt(fmt(_("cannot start the Arrow '%1$s'"), o.spec.name.c_str()));
-    if (o.rm) virDomainUndefine(dom);
-    virDomainFree(dom);
+    if (o.rm) virDomainUndefine(dom.get());
     return kExitFailure;
   }
-  int code = 0;
   if (o.detach) {
     std::printf("%s\n", o.spec.name.c_str());
-  } else {
-    code = attach_console(c.get(), dom, o, interactive);
-    if (o.rm && virDomainIsActive(dom) == 0) virDomainUndefine(dom);
+    return 0;
   }
-  virDomainFree(dom);
+  const int code = attach_console(conn.get(), dom.get(), o, interactive);
+  if (o.rm && virDomainIsActive(dom.get()) == 0) virDomainUndefine(dom.get());
   return code;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "driver/api/arrow_names.h"
 #include "util/i18n.h"
 
 namespace arrow::cli {
@@ -141,7 +142,8 @@ bool visible_in_guest(const std::string& path) {
 std::string build_domain_xml(const RunSpec& spec) {
   std::string x = "<domain type='arrow'>\n  <name>" + xml_escape(spec.name) + "</name>\n";
   if (spec.pipe_console)
-    x += "  <metadata>\n    <arrow:console xmlns:arrow='urn:x-arrow:domain:1' mode='pipe'/>\n  </metadata>\n";
+    x += fmt("  <metadata>\n    <arrow:%s xmlns:arrow='%s' mode='pipe'/>\n  </metadata>\n", kArrowElementConsole,
+             kArrowMetadataNs);
   x += fmt("  <memory unit='KiB'>%llu</memory>\n  <vcpu>%u</vcpu>\n", static_cast<unsigned long long>(spec.memory_kib),
            spec.cpus);
   x += "  <os>\n    <type arch='x86_64' machine='microvm'>exe</type>\n";

@@ -1,0 +1,30 @@
+// The names virtarrowd exposes to its clients, in one place for the daemon
+// and the clients built with it (the `arrow` command): channel names, typed
+// statistics fields and the Arrow metadata namespace with its elements
+// (anotify/PROTOCOL.md, virsh-ext/arrow.md). Changing one changes what
+// every client already deployed sees. Depends on nothing but the language.
+#pragma once
+
+namespace arrow {
+
+// virDomainOpenChannel: the Arrow's log; with the ".follow" name the stream
+// goes on with what is written until the Arrow stops (`arrow logs [-f]`).
+inline constexpr char kLogChannel[] = "org.arrow.log";
+inline constexpr char kLogChannelFollow[] = "org.arrow.log.follow";
+
+// virDomainListGetStats, "state" group (VIR_DOMAIN_STATS_STATE); the table
+// in anotify/PROTOCOL.md says when each is present.
+inline constexpr char kStatExitStatus[] = "arrow.exit.status";            // int, -1 if killed by a signal
+inline constexpr char kStatExitSignal[] = "arrow.exit.signal";            // int, 0 if it exited on its own
+inline constexpr char kStatHeartbeatPeriod[] = "arrow.heartbeat.period";  // uint, s (0: off)
+inline constexpr char kStatHeartbeatLastMs[] = "arrow.heartbeat.last_ms"; // ullong, guest uptime in ms
+inline constexpr char kStatHeartbeatMissed[] = "arrow.heartbeat.missed";  // boolean
+inline constexpr char kStatOomPid[] = "arrow.oom.pid";                    // uint, the guest pid killed
+
+// <metadata>: the namespace of Arrow's own elements, and those elements.
+inline constexpr char kArrowMetadataNs[] = "urn:x-arrow:domain:1";
+inline constexpr char kArrowElementConsole[] = "console";  // <arrow:console mode='tty|pipe'/>, set by clients
+inline constexpr char kArrowElementAnotify[] = "anotify";  // <arrow:anotify heartbeat='S'/>, set by clients
+inline constexpr char kArrowElementStatus[] = "status";    // <arrow:status exit-status='N' signal='N'/>, by the daemon
+
+}  // namespace arrow
