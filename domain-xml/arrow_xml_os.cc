@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include "domain-xml/arrow_xml_internal.h"
 #include "domain-xml/xml_util.h"
@@ -23,7 +24,8 @@ Status parse_type(const xmlNode* n, ArrowDef& def) {
     return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
                       fmt(_("invalid value '%1$s' for attribute 'machine' of <type>: Arrow supports only 'microvm'"),
                           machine.c_str()));
-  std::string type = trim(TRY(leaf_text(n)));
+  std::string text = TRY(leaf_text(n));
+  std::string type = trim(text);
   if (type != "exe")
     return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
                       fmt(_("invalid value '%1$s' for <type>: an Arrow runs an application, expected 'exe'"),
@@ -39,7 +41,8 @@ Status parse_init(const xmlNode* n, ArrowDef& def) {
 // Arguments are kept verbatim: spaces, quotes and empty strings included.
 Status parse_initarg(const xmlNode* n, ArrowDef& def) {
   TRY(check_attrs(n, {}));
-  def.initargs.push_back(TRY(leaf_text(n)));
+  std::string arg = TRY(leaf_text(n));
+  def.initargs.push_back(std::move(arg));
   return {};
 }
 
@@ -66,7 +69,10 @@ Status parse_initenv(const xmlNode* n, ArrowDef& def) {
       return make_error(VIR_ERR_XML_ERROR,
                         fmt(_("invalid value '%1$s' for attribute 'name' of <initenv>: the variable is set twice"),
                             name.c_str()));
-  def.initenv.push_back(EnvVar{name, TRY(leaf_text(n))});
+  // The value first, into a variable of its own: a TRY inside the EnvVar
+  // initializer would return with the copy of NAME already made, and leak it.
+  std::string value = TRY(leaf_text(n));
+  def.initenv.push_back(EnvVar{name, std::move(value)});
   return {};
 }
 
@@ -79,7 +85,8 @@ Status parse_initdir(const xmlNode* n, ArrowDef& def) {
 // character set (letters, digits, '.', '_', '-', not starting with '-').
 Result<std::string> parse_id(const xmlNode* n) {
   TRY(check_attrs(n, {}));
-  std::string v = trim(TRY(leaf_text(n)));
+  std::string text = TRY(leaf_text(n));
+  std::string v = trim(text);
   bool ok = !v.empty() && v.size() <= 32 && v[0] != '-';
   for (char c : v)
     ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -177,7 +184,8 @@ Status parse_metadata(const xmlNode* n, ArrowDef& def) {
       return make_error(VIR_ERR_XML_ERROR,
                         fmt(_("element <%1$s> in <metadata> must be in an XML namespace of its application"),
                             written_name(c).c_str()));
-    def.metadata.push_back(TRY(serialise_metadata_child(c)));
+    std::string child = TRY(serialise_metadata_child(c));
+    def.metadata.push_back(std::move(child));
   }
   return {};
 }

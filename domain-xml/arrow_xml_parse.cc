@@ -101,7 +101,8 @@ bool unit_scale(const std::string& unit, uint64_t* scale) {
 
 Result<uint64_t> parse_memory_kib(const xmlNode* n) {
   TRY(check_attrs(n, {"unit"}));
-  std::string text = trim(TRY(leaf_text(n)));
+  std::string raw = TRY(leaf_text(n));
+  std::string text = trim(raw);
   std::string unit;
   bool has_unit = xml_get_attr(n, "unit", &unit);
   uint64_t scale = 1024;
@@ -175,7 +176,8 @@ Status parse_name(const xmlNode* n, ArrowDef& def) {
 
 Status parse_uuid_element(const xmlNode* n, ArrowDef& def) {
   TRY(check_attrs(n, {}));
-  def.uuid = TRY(uuid_parse(TRY(leaf_text(n))));
+  std::string text = TRY(leaf_text(n));
+  def.uuid = TRY(uuid_parse(text));
   return {};
 }
 
@@ -210,7 +212,8 @@ Status parse_vcpu(const xmlNode* n, ArrowDef& def) {
     return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
                       fmt(_("invalid value '%1$s' for attribute 'placement' of <vcpu>: expected 'static'"),
                           placement.c_str()));
-  std::string text = trim(TRY(leaf_text(n)));
+  std::string raw = TRY(leaf_text(n));
+  std::string text = trim(raw);
   uint64_t v = 0;
   if (!parse_u64(text, &v) || v == 0)
     return make_error(VIR_ERR_XML_ERROR,
@@ -226,7 +229,8 @@ Status parse_vcpu(const xmlNode* n, ArrowDef& def) {
 
 Result<LifecycleAction> parse_lifecycle(const xmlNode* n) {
   TRY(check_attrs(n, {}));
-  std::string v = trim(TRY(leaf_text(n)));
+  std::string raw = TRY(leaf_text(n));
+  std::string v = trim(raw);
   if (auto action = lifecycle_action_from_name(v)) return *action;
   // libvirt's other actions are valid XML that Arrow cannot honour.
   static const char* const other[] = {"rename-restart", "preserve", "coredump-destroy", "coredump-restart"};
@@ -253,7 +257,8 @@ Status parse_on_crash(const xmlNode* n, ArrowDef& def) {
 // virDomainReboot restarts it: 'restart' states that and is accepted.
 Status parse_on_reboot(const xmlNode* n, ArrowDef&) {
   TRY(check_attrs(n, {}));
-  std::string v = trim(TRY(leaf_text(n)));
+  std::string raw = TRY(leaf_text(n));
+  std::string v = trim(raw);
   if (v == "restart") return {};
   return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
                     fmt(_("invalid value '%1$s' for <on_reboot>: an Arrow always restarts on reboot"), v.c_str()));
