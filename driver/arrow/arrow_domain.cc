@@ -140,7 +140,8 @@ class ProcessLauncher final : public ArrowLauncher {
     ctx.log_path = spec_.log_path;
     ctx.kvm = kvm_usable();
     ctx.heartbeat_s = spec_.heartbeat_s;
-    ctx.console_pipe = TRY(metadata_console_mode(spec_.def)) == ConsoleMode::Pipe;
+    ConsoleMode console = TRY(metadata_console_mode(spec_.def));
+    ctx.console_pipe = console == ConsoleMode::Pipe;
     if (!spec_.def.inituser.empty()) ctx.user = TRY(resolve_init_user(spec_.def.inituser));
     if (!spec_.def.initgroup.empty()) ctx.group = TRY(resolve_init_group(spec_.def.initgroup));
     return ctx;

@@ -84,14 +84,18 @@ Result<RuntimeStatus> parse_runtime_status(const std::string& xml) {
                       fmt(_("invalid value '%1$s' of attribute '%2$s' in the runtime status"), state.c_str(), "state"));
   st.state = parsed.value();
   if (st.state == ArrowState::Shutoff) return status_error("an Arrow that is shut off has no runtime status");
-  st.reason = static_cast<int>(TRY(number_attr(root, "reason", 0, 1000)));
-  st.pid = static_cast<int>(TRY(number_attr(root, "pid", 1, 0x7fffffff)));
-  st.pid_start = static_cast<uint64_t>(TRY(number_attr(root, "pidstart", 0, INT64_MAX)));
+  long long reason = TRY(number_attr(root, "reason", 0, 1000));
+  long long pid = TRY(number_attr(root, "pid", 1, 0x7fffffff));
+  long long pid_start = TRY(number_attr(root, "pidstart", 0, INT64_MAX));
+  st.reason = static_cast<int>(reason);
+  st.pid = static_cast<int>(pid);
+  st.pid_start = static_cast<uint64_t>(pid_start);
   xmlNode* dom = nullptr;
   for (xmlNode* n = root->children; n; n = n->next)
     if (n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, BAD_CAST "domain") == 0) dom = n;
   if (!dom) return status_error("no <domain> element");
-  st.id = static_cast<int>(TRY(number_attr(dom, "id", 1, 0x7fffffff)));
+  long long id = TRY(number_attr(dom, "id", 1, 0x7fffffff));
+  st.id = static_cast<int>(id);
   st.def = TRY(parse_domain_xml(dump_node(doc.get(), dom)));
   return st;
 }

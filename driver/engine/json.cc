@@ -175,7 +175,10 @@ class Parser {
     const char c = s_[pos_];
     if (c == '{') return parse_object(depth);
     if (c == '[') return parse_array(depth);
-    if (c == '"') return JsonValue::string(TRY(parse_string()));
+    if (c == '"') {
+      std::string s = TRY(parse_string());
+      return JsonValue::string(std::move(s));
+    }
     if (literal("null")) return JsonValue();
     if (literal("true")) return JsonValue::boolean(true);
     if (literal("false")) return JsonValue::boolean(false);
@@ -191,7 +194,8 @@ class Parser {
       if (pos_ >= s_.size() || s_[pos_] != '"') return fail();
       std::string key = TRY(parse_string());
       if (!eat(':')) return fail();
-      obj.set(std::move(key), TRY(parse_value(depth + 1)));
+      JsonValue value = TRY(parse_value(depth + 1));
+      obj.set(std::move(key), std::move(value));
     } while (eat(','));
     if (!eat('}')) return fail();
     return obj;
@@ -202,7 +206,8 @@ class Parser {
     std::vector<JsonValue> items;
     if (eat(']')) return JsonValue::array();
     do {
-      items.push_back(TRY(parse_value(depth + 1)));
+      JsonValue item = TRY(parse_value(depth + 1));
+      items.push_back(std::move(item));
     } while (eat(','));
     if (!eat(']')) return fail();
     return JsonValue::array(std::move(items));
@@ -297,7 +302,11 @@ class Parser {
         case 'n': out += '\n'; break;
         case 'r': out += '\r'; break;
         case 't': out += '\t'; break;
-        case 'u': put_utf8(out, TRY(parse_escaped_codepoint())); break;
+        case 'u': {
+          unsigned cp = TRY(parse_escaped_codepoint());
+          put_utf8(out, cp);
+          break;
+        }
         default: return fail();
       }
     }

@@ -118,7 +118,10 @@ Result<std::string> netdev_option(const Interface& iface, size_t i, const Comman
   switch (iface.type) {
     case InterfaceType::User: {
       std::string netdev = fmt("user,id=net%zu", i);
-      for (const PortForward& pf : iface.port_forwards) netdev += TRY(hostfwd_options(pf));
+      for (const PortForward& pf : iface.port_forwards) {
+        std::string option = TRY(hostfwd_options(pf));
+        netdev += option;
+      }
       return netdev;
     }
     case InterfaceType::Bridge:
@@ -263,7 +266,8 @@ Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const Comm
   add_machine(argv, def, ctx);
   add(argv, "-kernel", def.kernel.empty() ? ctx.kernel : def.kernel);
   add(argv, "-initrd", ctx.initramfs);
-  add(argv, "-append", TRY(build_kernel_cmdline(def, ctx)));
+  std::string cmdline = TRY(build_kernel_cmdline(def, ctx));
+  add(argv, "-append", std::move(cmdline));
   add_chardevs(argv, ctx);
   const std::vector<Share> shares = mount_order(def, ctx);
   for (size_t i = 0; i < shares.size(); i++) {
@@ -284,7 +288,8 @@ Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const Comm
   add(argv, "-device", "virtio-rng-device,rng=rng0");
   for (size_t i = 0; i < def.interfaces.size(); i++) {
     const Interface& iface = def.interfaces[i];
-    add(argv, "-netdev", TRY(netdev_option(iface, i, ctx)));
+    std::string netdev = TRY(netdev_option(iface, i, ctx));
+    add(argv, "-netdev", std::move(netdev));
     add(argv, "-device", fmt("virtio-net-device,netdev=net%zu%s", i, iface.mac.empty() ? "" : (",mac=" + iface.mac).c_str()));
   }
   return argv;

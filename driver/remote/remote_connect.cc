@@ -158,8 +158,9 @@ Status connect_get_domain_capabilities(Call& call, XdrWriter& ret) {
   unsigned flags = call.args.u32();
   TRY(decoded(call.args));
   TRY(check_flags(flags, 0, "virConnectGetDomainCapabilities"));
-  ret.string(TRY(call.driver.domain_capabilities_xml(emulator.value_or(""), arch.value_or(""),
-                                                      machine.value_or(""), virttype.value_or(""))));
+  std::string xml = TRY(call.driver.domain_capabilities_xml(emulator.value_or(""), arch.value_or(""),
+                                                             machine.value_or(""), virttype.value_or("")));
+  ret.string(xml);
   return {};
 }
 

@@ -109,14 +109,16 @@ Status connect_list_defined_domains(Call& call, XdrWriter& ret) {
 Status domain_lookup_by_id(Call& call, XdrWriter& ret) {
   int id = call.args.i32();
   TRY(decoded(call.args));
-  write_domain(ret, TRY(call.driver.lookup_by_id(id)));
+  DomainRef dom = TRY(call.driver.lookup_by_id(id));
+  write_domain(ret, dom);
   return {};
 }
 
 Status domain_lookup_by_name(Call& call, XdrWriter& ret) {
   std::string name = call.args.string(kStringMax);
   TRY(decoded(call.args));
-  write_domain(ret, TRY(call.driver.lookup_by_name(name)));
+  DomainRef dom = TRY(call.driver.lookup_by_name(name));
+  write_domain(ret, dom);
   return {};
 }
 
@@ -124,14 +126,16 @@ Status domain_lookup_by_uuid(Call& call, XdrWriter& ret) {
   Uuid uuid{};
   call.args.fixed_opaque(uuid.data(), uuid.size());
   TRY(decoded(call.args));
-  write_domain(ret, TRY(call.driver.lookup_by_uuid(uuid)));
+  DomainRef dom = TRY(call.driver.lookup_by_uuid(uuid));
+  write_domain(ret, dom);
   return {};
 }
 
 Status domain_define_xml(Call& call, XdrWriter& ret) {
   std::string xml = call.args.string(kStringMax);
   TRY(decoded(call.args));
-  write_domain(ret, TRY(call.driver.domain_define_xml(xml, 0)));
+  DomainRef dom = TRY(call.driver.domain_define_xml(xml, 0));
+  write_domain(ret, dom);
   return {};
 }
 
@@ -139,11 +143,15 @@ Status domain_define_xml_flags(Call& call, XdrWriter& ret) {
   std::string xml = call.args.string(kStringMax);
   unsigned flags = call.args.u32();
   TRY(decoded(call.args));
-  write_domain(ret, TRY(call.driver.domain_define_xml(xml, flags)));
+  DomainRef dom = TRY(call.driver.domain_define_xml(xml, flags));
+  write_domain(ret, dom);
   return {};
 }
 
-Status domain_undefine(Call& call, XdrWriter&) { return call.driver.domain_undefine(TRY(dom_arg(call)), 0); }
+Status domain_undefine(Call& call, XdrWriter&) {
+  DomainRef dom = TRY(dom_arg(call));
+  return call.driver.domain_undefine(dom, 0);
+}
 
 Status domain_undefine_flags(Call& call, XdrWriter&) {
   unsigned flags = 0;
@@ -229,7 +237,8 @@ Status domain_set_autostart(Call& call, XdrWriter&) {
 }
 
 Status domain_get_info(Call& call, XdrWriter& ret) {
-  DomainInfo info = TRY(call.driver.domain_get_info(TRY(dom_arg(call))));
+  DomainRef dom = TRY(dom_arg(call));
+  DomainInfo info = TRY(call.driver.domain_get_info(dom));
   ret.u32(static_cast<uint32_t>(info.state));  // unsigned char: 4 bytes
   ret.u64(info.max_mem_kib);
   ret.u64(info.memory_kib);
@@ -255,40 +264,51 @@ Status domain_get_xml_desc(Call& call, XdrWriter& ret) {
     return make_error(VIR_ERR_OPERATION_DENIED,
                       _("operation forbidden: virDomainGetXMLDesc with secure flag"));
   }
-  ret.string(TRY(call.driver.domain_get_xml_desc(dom, flags)));
+  std::string xml = TRY(call.driver.domain_get_xml_desc(dom, flags));
+  ret.string(xml);
   return {};
 }
 
 Status domain_get_autostart(Call& call, XdrWriter& ret) {
-  ret.i32(TRY(call.driver.domain_get_autostart(TRY(dom_arg(call)))) ? 1 : 0);
+  DomainRef dom = TRY(dom_arg(call));
+  bool autostart = TRY(call.driver.domain_get_autostart(dom));
+  ret.i32(autostart ? 1 : 0);
   return {};
 }
 
 Status domain_get_max_memory(Call& call, XdrWriter& ret) {
-  ret.u64(TRY(call.driver.domain_get_max_memory(TRY(dom_arg(call)))));
+  DomainRef dom = TRY(dom_arg(call));
+  uint64_t max_memory = TRY(call.driver.domain_get_max_memory(dom));
+  ret.u64(max_memory);
   return {};
 }
 
 Status domain_is_active(Call& call, XdrWriter& ret) {
-  ret.i32(TRY(call.driver.domain_is_active(TRY(dom_arg(call)))) ? 1 : 0);
+  DomainRef dom = TRY(dom_arg(call));
+  bool active = TRY(call.driver.domain_is_active(dom));
+  ret.i32(active ? 1 : 0);
   return {};
 }
 
 Status domain_is_persistent(Call& call, XdrWriter& ret) {
-  ret.i32(TRY(call.driver.domain_is_persistent(TRY(dom_arg(call)))) ? 1 : 0);
+  DomainRef dom = TRY(dom_arg(call));
+  bool persistent = TRY(call.driver.domain_is_persistent(dom));
+  ret.i32(persistent ? 1 : 0);
   return {};
 }
 
 // Fixed answers: every Arrow is an "exe" guest, has no pending config change,
 // no managed save image, no snapshots, no running job, no metadata elements.
 Status domain_get_os_type(Call& call, XdrWriter& ret) {
-  TRY(existing(call, TRY(dom_arg(call))));
+  DomainRef dom = TRY(dom_arg(call));
+  TRY(existing(call, dom));
   ret.string("exe");
   return {};
 }
 
 Status domain_is_updated(Call& call, XdrWriter& ret) {
-  TRY(existing(call, TRY(dom_arg(call))));
+  DomainRef dom = TRY(dom_arg(call));
+  TRY(existing(call, dom));
   ret.i32(0);
   return {};
 }
@@ -315,13 +335,15 @@ Status domain_list_all_snapshots(Call& call, XdrWriter& ret) {
 
 Status domain_snapshot_num(Call& call, XdrWriter& ret) {
   unsigned flags = 0;
-  TRY(existing(call, TRY(dom_flags_args(call, flags))));
+  DomainRef dom = TRY(dom_flags_args(call, flags));
+  TRY(existing(call, dom));
   ret.i32(0);
   return {};
 }
 
 Status domain_get_job_info(Call& call, XdrWriter& ret) {
-  TRY(existing(call, TRY(dom_arg(call))));
+  DomainRef dom = TRY(dom_arg(call));
+  TRY(existing(call, dom));
   ret.i32(0);  // VIR_DOMAIN_JOB_NONE
   for (int i = 0; i < 11; i++) ret.u64(0);
   return {};
