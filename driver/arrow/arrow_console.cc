@@ -5,6 +5,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "driver/api/arrow_names.h"
 #include "driver/arrow/arrow_events.h"
 #include "util/i18n.h"
 
@@ -42,7 +43,7 @@ Result<ConsoleMode> metadata_console_mode(const ArrowDef& def) {
     const xmlNode* el = xmlDocGetRootElement(doc);
     bool ours = el && el->ns && el->ns->href &&
                 xmlStrEqual(el->ns->href, reinterpret_cast<const xmlChar*>(kArrowMetadataNs)) &&
-                xmlStrEqual(el->name, reinterpret_cast<const xmlChar*>("console"));
+                xmlStrEqual(el->name, reinterpret_cast<const xmlChar*>(kArrowElementConsole));
     xmlChar* mode = ours ? xmlGetNoNsProp(el, reinterpret_cast<const xmlChar*>("mode")) : nullptr;
     std::string value = mode ? reinterpret_cast<const char*>(mode) : "";
     if (mode) xmlFree(mode);

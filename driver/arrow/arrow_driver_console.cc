@@ -5,6 +5,7 @@
 #include <libvirt/libvirt.h>
 
 #include "domain-xml/uuid.h"
+#include "driver/api/arrow_names.h"
 #include "driver/arrow/arrow_driver.h"
 #include "driver/engine/log_file.h"
 #include "util/i18n.h"

@@ -81,7 +81,7 @@ Result<std::optional<unsigned>> metadata_heartbeat(const ArrowDef& def) {
   for (const std::string& line : def.metadata) {
     XmlDocPtr doc;
     const xmlNode* el = arrow_element(line, doc);
-    if (!el || !named(el, "anotify")) continue;
+    if (!el || !named(el, kArrowElementAnotify)) continue;
     xmlChar* value = xmlGetNoNsProp(el, reinterpret_cast<const xmlChar*>("heartbeat"));
     if (!value) return std::optional<unsigned>();
     std::string text(reinterpret_cast<const char*>(value));
@@ -104,12 +104,12 @@ std::vector<std::string> metadata_with_status(const ArrowDef& def, std::optional
   for (const std::string& line : def.metadata) {
     XmlDocPtr doc;
     const xmlNode* el = arrow_element(line, doc);
-    if (el && named(el, "status")) continue;
+    if (el && named(el, kArrowElementStatus)) continue;
     out.push_back(line);
   }
   if (exit_status)
-    out.push_back(fmt("<arrow:status xmlns:arrow=\"%s\" exit-status=\"%d\" signal=\"%d\"/>", kArrowMetadataNs,
-                      *exit_status, exit_signal));
+    out.push_back(fmt("<arrow:%s xmlns:arrow=\"%s\" exit-status=\"%d\" signal=\"%d\"/>", kArrowElementStatus,
+                      kArrowMetadataNs, *exit_status, exit_signal));
   return out;
 }
 

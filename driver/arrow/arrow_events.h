@@ -14,13 +14,11 @@
 #include <vector>
 
 #include "domain-xml/arrow_def.h"
+#include "driver/api/arrow_names.h"
 #include "driver/api/driver_api.h"
 #include "util/result.h"
 
 namespace arrow {
-
-// The namespace of Arrow's own elements in <metadata>.
-inline constexpr const char* kArrowMetadataNs = "urn:x-arrow:domain:1";
 
 // Fan-out: every listener sees every event, in order, on the main loop.
 class EventBus {

@@ -1,7 +1,7 @@
 // Per-Arrow log files (LOGDIR/NAME.log): size-based rotation that keeps the
 // file usable by every writer (QEMU holds O_APPEND descriptors on it: its
-// stderr and the kernel's serial console), and the reader behind the
-// "org.arrow.log" channel that `arrow logs [-f]` opens through libvirt.
+// stderr and the kernel's serial console), and the reader behind the log
+// channel (kLogChannel, driver/api/arrow_names.h) that `arrow logs [-f]` opens.
 //
 // The log holds the application's console output as it was written, and
 // lines the daemon writes about QEMU and the guest, each of them marked
@@ -38,11 +38,6 @@ inline constexpr const char* kLogMark = "== ";
 // the old file (QEMU's stderr and serial console) go on writing into it,
 // now NAME.log.1. KEEP = 0 truncates in place instead.
 Result<bool> log_rotate_if_needed(const std::string& path, const LogPolicy& policy);
-
-// The channel name `arrow logs` opens; with the ".follow" suffix the stream
-// goes on with what is written until the Arrow stops.
-inline constexpr const char* kLogChannel = "org.arrow.log";
-inline constexpr const char* kLogChannelFollow = "org.arrow.log.follow";
 
 // Streams a log file to a client: what it holds, then (when following) what
 // is appended, polled every 200 ms, until RUNNING() says the Arrow stopped;
