@@ -1,7 +1,7 @@
 // The names virtarrowd exposes to its clients, in one place for the daemon
 // and the clients built with it (the `arrow` command): channel names, typed
 // statistics fields and the Arrow metadata namespace with its elements
-// (anotify/PROTOCOL.md, virsh-ext/arrow.md). Changing one changes what
+// (anotify/PROTOCOL.md describes the last two). Changing one changes what
 // every client already deployed sees. Depends on nothing but the language.
 #pragma once
 
