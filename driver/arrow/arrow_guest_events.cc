@@ -4,7 +4,6 @@
 // the heartbeat watch, and the facts are kept for the stats and live XML.
 #include <libvirt/libvirt.h>
 
-#include "driver/api/arrow_names.h"
 #include "driver/arrow/arrow_driver.h"
 #include "util/i18n.h"
 
@@ -95,15 +94,15 @@ void ArrowDriver::on_anotify(const DomainPtr& dom, const AnotifyEvent& msg) {
 void ArrowDriver::add_anotify_stats(const ArrowDomain& dom, std::vector<TypedParam>& params) const {
   using T = TypedParam::Type;
   if (dom.last_exit_status) {
-    params.push_back(stat_param(kStatExitStatus, T::Int, *dom.last_exit_status));
-    params.push_back(stat_param(kStatExitSignal, T::Int, dom.last_exit_signal));
+    params.push_back(stat_param("arrow.exit.status", T::Int, *dom.last_exit_status));
+    params.push_back(stat_param("arrow.exit.signal", T::Int, dom.last_exit_signal));
   }
   if (!dom.active()) return;
-  params.push_back(stat_param(kStatHeartbeatPeriod, T::UInt, dom.anotify.heartbeat_s));
+  params.push_back(stat_param("arrow.heartbeat.period", T::UInt, dom.anotify.heartbeat_s));
   if (dom.anotify.last_heartbeat_ms)
-    params.push_back(stat_param(kStatHeartbeatLastMs, T::ULLong, int64_t(*dom.anotify.last_heartbeat_ms)));
-  params.push_back(stat_param(kStatHeartbeatMissed, T::Boolean, dom.anotify.watch.missed()));
-  if (dom.anotify.oom) params.push_back(stat_param(kStatOomPid, T::UInt, dom.anotify.oom_pid));
+    params.push_back(stat_param("arrow.heartbeat.last_ms", T::ULLong, int64_t(*dom.anotify.last_heartbeat_ms)));
+  params.push_back(stat_param("arrow.heartbeat.missed", T::Boolean, dom.anotify.watch.missed()));
+  if (dom.anotify.oom) params.push_back(stat_param("arrow.oom.pid", T::UInt, dom.anotify.oom_pid));
 }
 
 }  // namespace arrow
