@@ -2,6 +2,8 @@
 // anotify_decoder.h for the resynchronisation contract.
 #include "anotify/anotify_decoder.h"
 
+#include <cstring>
+
 #include "anotify/anotify_proto.h"
 #include "util/i18n.h"
 
@@ -46,51 +48,58 @@ std::string anotify_event_describe(const AnotifyEvent& event) {
   return std::visit(Describe{}, event);
 }
 
-long AnotifyDecoder::frame_at_start() const {
-  const size_t have = buf_.size();
-  if (have >= 1 && buf_[0] != ANOTIFY_MAGIC0) return -1;
-  if (have >= 2 && buf_[1] != ANOTIFY_MAGIC1) return -1;
+long AnotifyDecoder::frame_at(size_t pos) const {
+  const uint8_t* f = buf_.data() + pos;
+  const size_t have = buf_.size() - pos;
+  if (have >= 1 && f[0] != ANOTIFY_MAGIC0) return -1;
+  if (have >= 2 && f[1] != ANOTIFY_MAGIC1) return -1;
   if (have < static_cast<size_t>(ANOTIFY_HEADER_SIZE)) return 0;
-  const uint8_t type = buf_[3];
-  const uint16_t length = get_u16(&buf_[4]);
+  const uint8_t type = f[3];
+  const uint16_t length = get_u16(&f[4]);
   // A wrong check word or an impossible length means these two bytes only
   // looked like magic: skip one and look again.
-  if (get_u16(&buf_[6]) != anotify_check(type, length) || length > ANOTIFY_MAX_PAYLOAD) return -1;
+  if (get_u16(&f[6]) != anotify_check(type, length) || length > ANOTIFY_MAX_PAYLOAD) return -1;
   if (have < static_cast<size_t>(ANOTIFY_HEADER_SIZE + length)) return 0;
   return ANOTIFY_HEADER_SIZE + length;
 }
 
+// Linear in the input: POS walks the buffer and the consumed prefix is
+// erased once per call, whatever the guest sends (a front erase per skipped
+// byte made garbage quadratic).
 std::vector<AnotifyEvent> AnotifyDecoder::feed(std::span<const uint8_t> bytes) {
   std::vector<AnotifyEvent> out;
   buf_.insert(buf_.end(), bytes.begin(), bytes.end());
-  size_t pos = 0;  // consumed prefix, erased once at the end
+  size_t pos = 0;  // consumed prefix
   while (pos < buf_.size()) {
-    // Work on the unconsumed tail without copying: shift lazily.
-    if (pos > 0) {
-      buf_.erase(buf_.begin(), buf_.begin() + static_cast<long>(pos));
-      pos = 0;
-    }
-    const long n = frame_at_start();
+    const long n = frame_at(pos);
     if (n == 0) break;
     if (n < 0) {
-      // Skip to the next candidate magic byte in one step.
-      size_t next = 1;
-      while (next < buf_.size() && buf_[next] != ANOTIFY_MAGIC0) next++;
-      stats_.skipped_bytes += next;
-      if (buf_[0] == ANOTIFY_MAGIC0 && buf_.size() >= 2 && buf_[1] == ANOTIFY_MAGIC1) stats_.rejected_frames++;
+      // Skip to the next place both magic bytes could start, in one search; a
+      // last lone first magic byte may begin a frame that the next read ends.
+      static constexpr uint8_t kMagic[2] = {ANOTIFY_MAGIC0, ANOTIFY_MAGIC1};
+      const void* magic = ::memmem(buf_.data() + pos + 1, buf_.size() - pos - 1, kMagic, sizeof kMagic);
+      size_t next = magic ? static_cast<size_t>(static_cast<const uint8_t*>(magic) - buf_.data()) : buf_.size();
+      if (!magic && next - 1 > pos && buf_[next - 1] == ANOTIFY_MAGIC0) next--;
+      stats_.skipped_bytes += next - pos;
+      if (buf_[pos] == ANOTIFY_MAGIC0 && buf_.size() - pos >= 2 && buf_[pos + 1] == ANOTIFY_MAGIC1)
+        stats_.rejected_frames++;
       pos = next;
       continue;
     }
-    if (buf_[2] != ANOTIFY_VERSION) {
+    if (buf_[pos + 2] != ANOTIFY_VERSION) {
       stats_.unknown_frames++;
     } else {
-      decode_frame(buf_[3], std::span<const uint8_t>(buf_.data() + ANOTIFY_HEADER_SIZE,
-                                                     static_cast<size_t>(n) - ANOTIFY_HEADER_SIZE),
+      decode_frame(buf_[pos + 3],
+                   std::span<const uint8_t>(buf_.data() + pos + ANOTIFY_HEADER_SIZE,
+                                            static_cast<size_t>(n) - ANOTIFY_HEADER_SIZE),
                    out);
     }
-    pos = static_cast<size_t>(n);
+    pos += static_cast<size_t>(n);
   }
-  if (pos > 0) buf_.erase(buf_.begin(), buf_.begin() + static_cast<long>(pos));
+  if (pos > 0) {
+    stats_.moved_bytes += buf_.size() - pos;
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<long>(pos));
+  }
   stats_.frames += out.size();
   return out;
 }

@@ -36,6 +36,10 @@ struct AnotifyDecoderStats {
   uint64_t skipped_bytes = 0;    // bytes dropped while resynchronising
   uint64_t unknown_frames = 0;   // well-formed frames of a type or version we do not know
   uint64_t rejected_frames = 0;  // headers whose length exceeds ANOTIFY_MAX_PAYLOAD, or bad payloads
+  // Bytes moved to the front of the buffer (an unfinished frame kept for the
+  // next feed): the decoder's only copying, at most one partial frame per
+  // feed(), which is what keeps it linear whatever the guest sends.
+  uint64_t moved_bytes = 0;
 };
 
 // Incremental decoder. Contract: feed() accepts any split of the byte stream;
@@ -52,9 +56,9 @@ class AnotifyDecoder {
   size_t buffered() const { return buf_.size(); }
 
  private:
-  // Length of the frame at the start of buf_: >0 complete, 0 need more, <0
+  // Length of the frame at buf_[POS]: >0 complete, 0 need more, <0
   // skip that many bytes.
-  long frame_at_start() const;
+  long frame_at(size_t pos) const;
   void decode_frame(uint8_t type, std::span<const uint8_t> payload, std::vector<AnotifyEvent>& out);
 
   std::vector<uint8_t> buf_;
