@@ -3,9 +3,9 @@
 #include <libxml/tree.h>
 
 #include <cstring>
-#include <memory>
 #include <utility>
 
+#include "domain-xml/arrow_metadata.h"
 #include "domain-xml/arrow_xml_internal.h"
 #include "domain-xml/xml_util.h"
 
@@ -126,44 +126,6 @@ bool has_child(const xmlNode* n, const char* name) {
   return false;
 }
 
-// Drops whitespace-only text between elements so that libxml2 re-indents the
-// subtree the same way whatever the input's layout (the fixpoint needs it);
-// text inside mixed content is left alone.
-void strip_blank_text(xmlNode* n) {
-  bool has_element = false;
-  for (xmlNode* c = n->children; c; c = c->next) has_element = has_element || c->type == XML_ELEMENT_NODE;
-  for (xmlNode* c = n->children; c;) {
-    xmlNode* next = c->next;
-    if (c->type == XML_ELEMENT_NODE) {
-      strip_blank_text(c);
-    } else if (has_element && c->type == XML_TEXT_NODE && xmlIsBlankNode(c)) {
-      xmlUnlinkNode(c);
-      xmlFreeNode(c);
-    }
-    c = next;
-  }
-}
-
-struct XmlBufferFree {
-  void operator()(xmlBuffer* b) const { xmlBufferFree(b); }
-};
-
-// libxml2's serialisation of one <metadata> child at its depth in the
-// formatted domain (2), in a document of its own so that the namespaces it
-// uses are declared on it even when the input declared them higher up.
-Result<std::string> serialise_metadata_child(const xmlNode* n) {
-  XmlDocPtr doc(xmlNewDoc(reinterpret_cast<const xmlChar*>("1.0")));
-  xmlNode* copy = doc ? xmlDocCopyNode(const_cast<xmlNode*>(n), doc.get(), 1) : nullptr;
-  std::unique_ptr<xmlBuffer, XmlBufferFree> buf(xmlBufferCreate());
-  if (!copy || !buf) return make_error(VIR_ERR_NO_MEMORY, _("out of memory copying <metadata>"));
-  xmlDocSetRootElement(doc.get(), copy);
-  xmlReconciliateNs(doc.get(), copy);
-  strip_blank_text(copy);
-  if (xmlNodeDump(buf.get(), doc.get(), copy, 2, 1) < 0)
-    return make_error(VIR_ERR_INTERNAL_ERROR, _("cannot serialise <metadata>"));
-  return std::string(reinterpret_cast<const char*>(xmlBufferContent(buf.get())));
-}
-
 }  // namespace
 
 Status parse_os(const xmlNode* n, ArrowDef& def) {
@@ -184,7 +146,7 @@ Status parse_metadata(const xmlNode* n, ArrowDef& def) {
       return make_error(VIR_ERR_XML_ERROR,
                         fmt(_("element <%1$s> in <metadata> must be in an XML namespace of its application"),
                             written_name(c).c_str()));
-    std::string child = TRY(serialise_metadata_child(c));
+    std::string child = TRY(metadata_serialise(c));
     def.metadata.push_back(std::move(child));
   }
   return {};

@@ -4,6 +4,8 @@
 #include <libxml/parserInternals.h>
 #include <libxml/xmlerror.h>
 
+#include <optional>
+
 #include "util/i18n.h"
 
 namespace arrow {
@@ -14,18 +16,32 @@ struct ParserCtxtFree {
   void operator()(xmlParserCtxt* ctxt) const { xmlFreeParserCtxt(ctxt); }
 };
 
-// SAX hook for <!DOCTYPE ...>: a domain XML never needs a DTD, and refusing
-// it before its internal subset is read means no entity is ever declared.
-void stop_at_doctype(void* ctx, const xmlChar*, const xmlChar*, const xmlChar*) {
-  auto* ctxt = static_cast<xmlParserCtxt*>(ctx);
-  *static_cast<bool*>(ctxt->_private) = true;
-  xmlStopParser(ctxt);
-}
-
 std::string trim_newline(const char* msg) {
   std::string s = msg ? msg : "";
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
+}
+
+// What the hooks below learn during one parse (the context's _private).
+struct ParseState {
+  bool saw_doctype = false;
+  std::optional<XmlSyntaxError> first_fatal;  // libxml2's first fatal error: the cause, not its echoes
+};
+
+// SAX hook for <!DOCTYPE ...>: a domain XML never needs a DTD, and refusing
+// it before its internal subset is read means no entity is ever declared.
+void stop_at_doctype(void* ctx, const xmlChar*, const xmlChar*, const xmlChar*) {
+  auto* ctxt = static_cast<xmlParserCtxt*>(ctx);
+  static_cast<ParseState*>(ctxt->_private)->saw_doctype = true;
+  xmlStopParser(ctxt);
+}
+
+// Structured error hook: records the first fatal error, prints nothing.
+void record_error(void* ctx, xmlError* err) {
+  auto* ctxt = static_cast<xmlParserCtxt*>(ctx);
+  auto* state = static_cast<ParseState*>(ctxt->_private);
+  if (err && err->level == XML_ERR_FATAL && err->message && !state->first_fatal)
+    state->first_fatal = XmlSyntaxError{err->line, err->int2, trim_newline(err->message)};
 }
 
 // Nesting depth of the element tree, iteratively (no recursion on input).
@@ -51,25 +67,30 @@ int max_depth(const xmlNode* root) {
 
 }  // namespace
 
-Result<XmlDocPtr> xml_parse_untrusted(std::string_view xml) {
+Result<XmlDocPtr> xml_parse_untrusted(std::string_view xml) { return xml_parse_untrusted(xml, nullptr); }
+
+Result<XmlDocPtr> xml_parse_untrusted(std::string_view xml, XmlSyntaxError* syntax) {
   if (xml.size() > kXmlMaxBytes)
     return make_error(VIR_ERR_XML_ERROR, fmt(_("XML document too large: %1$zu bytes, at most %2$zu are accepted"),
                                              xml.size(), kXmlMaxBytes));
   xmlInitParser();
   std::unique_ptr<xmlParserCtxt, ParserCtxtFree> ctxt(xmlNewParserCtxt());
   if (!ctxt || !ctxt->sax) return make_error(VIR_ERR_NO_MEMORY, _("out of memory creating the XML parser"));
-  bool saw_doctype = false;
-  ctxt->_private = &saw_doctype;
+  ParseState state;
+  ctxt->_private = &state;
+  ctxt->userData = ctxt.get();  // what libxml2 passes to serror
   ctxt->sax->internalSubset = stop_at_doctype;
+  ctxt->sax->serror = record_error;
   // Deliberately absent: XML_PARSE_NOENT (entity substitution),
   // XML_PARSE_DTDLOAD / DTDATTR / DTDVALID, XML_PARSE_XINCLUDE, XML_PARSE_HUGE.
   const int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA;
   XmlDocPtr doc(xmlCtxtReadMemory(ctxt.get(), xml.data(), static_cast<int>(xml.size()), "domain.xml", "UTF-8",
                                   options));
-  if (saw_doctype)
+  if (state.saw_doctype)
     return make_error(VIR_ERR_XML_ERROR, _("malformed XML: <!DOCTYPE> declarations are not allowed"));
   if (!doc || !ctxt->wellFormed) {
     const xmlError* err = xmlCtxtGetLastError(ctxt.get());
+    if (syntax && state.first_fatal) *syntax = *state.first_fatal;
     if (err && err->message)
       return make_error(VIR_ERR_XML_ERROR,
                         fmt(_("malformed XML at line %1$d: %2$s"), err->line, trim_newline(err->message).c_str()));

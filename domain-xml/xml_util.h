@@ -33,6 +33,19 @@ inline constexpr int kXmlMaxDepth = 32;
 // are bounded. Errors are VIR_ERR_XML_ERROR with the line and libxml2's reason.
 Result<XmlDocPtr> xml_parse_untrusted(std::string_view xml);
 
+// Where and why libxml2 found XML malformed, for a caller that words the
+// error itself (virDomainSetMetadata answers in libvirt's form, which quotes
+// the line). LINE and COLUMN count from 1; MESSAGE is libxml2's, trimmed.
+struct XmlSyntaxError {
+  int line = 0;
+  int column = 0;
+  std::string message;
+};
+
+// The same parse; when the XML is malformed, SYNTAX (if not null) also gets
+// the details (nothing is stored for the other refusals: size, depth, DOCTYPE).
+Result<XmlDocPtr> xml_parse_untrusted(std::string_view xml, XmlSyntaxError* syntax);
+
 // Escapes text for element content or a single-quoted attribute value, as
 // libvirt's virBufferEscapeString does (< > & ' "), plus the whitespace that
 // attribute-value normalisation or line-end handling would otherwise alter

@@ -2,9 +2,8 @@
 #include "driver/arrow/arrow_console.h"
 
 #include <libvirt/libvirt.h>
-#include <libxml/parser.h>
-#include <libxml/tree.h>
 
+#include "domain-xml/arrow_metadata.h"
 #include "driver/api/arrow_names.h"
 #include "driver/arrow/arrow_events.h"
 #include "util/i18n.h"
@@ -36,21 +35,9 @@ Result<ConsoleMode> console_mode_parse(std::string_view name) {
 }
 
 Result<ConsoleMode> metadata_console_mode(const ArrowDef& def) {
-  for (const std::string& text : def.metadata) {
-    xmlDocPtr doc = xmlReadMemory(text.data(), static_cast<int>(text.size()), "metadata.xml", nullptr,
-                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (!doc) continue;
-    const xmlNode* el = xmlDocGetRootElement(doc);
-    bool ours = el && el->ns && el->ns->href &&
-                xmlStrEqual(el->ns->href, reinterpret_cast<const xmlChar*>(kArrowMetadataNs)) &&
-                xmlStrEqual(el->name, reinterpret_cast<const xmlChar*>(kArrowElementConsole));
-    xmlChar* mode = ours ? xmlGetNoNsProp(el, reinterpret_cast<const xmlChar*>("mode")) : nullptr;
-    std::string value = mode ? reinterpret_cast<const char*>(mode) : "";
-    if (mode) xmlFree(mode);
-    xmlFreeDoc(doc);
-    if (ours) return value.empty() ? ConsoleMode::Tty : console_mode_parse(value);
-  }
-  return ConsoleMode::Tty;
+  std::optional<MetadataElement> el = metadata_find(def.metadata, kArrowMetadataNs, kArrowElementConsole);
+  std::string mode = el ? el->attr("mode").value_or("") : "";
+  return mode.empty() ? ConsoleMode::Tty : console_mode_parse(mode);
 }
 
 // One attached stream. It forwards the client's bytes to the Arrow while it

@@ -3,13 +3,11 @@
 #include "driver/arrow/arrow_events.h"
 
 #include <libvirt/libvirt.h>
-#include <libxml/tree.h>
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 
-#include "domain-xml/xml_util.h"
+#include "domain-xml/arrow_metadata.h"
 #include "util/i18n.h"
 
 namespace arrow {
@@ -18,20 +16,6 @@ namespace {
 
 // Missing this many periods in a row raises HeartbeatMissed (issue 4).
 constexpr int64_t kMissedPeriods = 3;
-
-// The Arrow-namespace element LINE holds (serialised metadata child), or
-// nullptr when it is another application's. The element lives in DOC.
-const xmlNode* arrow_element(const std::string& line, XmlDocPtr& doc) {
-  Result<XmlDocPtr> parsed = xml_parse_untrusted(line);
-  if (!parsed.ok()) return nullptr;
-  doc = std::move(parsed.value());
-  const xmlNode* root = xmlDocGetRootElement(doc.get());
-  if (!root || !root->ns || !root->ns->href) return nullptr;
-  if (std::strcmp(reinterpret_cast<const char*>(root->ns->href), kArrowMetadataNs) != 0) return nullptr;
-  return root;
-}
-
-bool named(const xmlNode* n, const char* name) { return std::strcmp(reinterpret_cast<const char*>(n->name), name) == 0; }
 
 }  // namespace
 
@@ -78,33 +62,26 @@ gboolean HeartbeatWatch::on_tick(gpointer self) {
 // --- Metadata -------------------------------------------------------------
 
 Result<std::optional<unsigned>> metadata_heartbeat(const ArrowDef& def) {
-  for (const std::string& line : def.metadata) {
-    XmlDocPtr doc;
-    const xmlNode* el = arrow_element(line, doc);
-    if (!el || !named(el, kArrowElementAnotify)) continue;
-    xmlChar* value = xmlGetNoNsProp(el, reinterpret_cast<const xmlChar*>("heartbeat"));
-    if (!value) return std::optional<unsigned>();
-    std::string text(reinterpret_cast<const char*>(value));
-    xmlFree(value);
-    char* end = nullptr;
-    errno = 0;
-    unsigned long n = std::strtoul(text.c_str(), &end, 10);
-    if (text.empty() || *end || errno || n > 86400 || text[0] == '-')
-      return make_error(VIR_ERR_XML_ERROR,
-                        fmt(_("invalid value '%1$s' for attribute 'heartbeat' of <arrow:anotify>: expected seconds "
-                              "from 0 to 86400"),
-                            text.c_str()));
-    return std::optional<unsigned>(static_cast<unsigned>(n));
-  }
-  return std::optional<unsigned>();
+  std::optional<MetadataElement> el = metadata_find(def.metadata, kArrowMetadataNs, kArrowElementAnotify);
+  std::optional<std::string> value = el ? el->attr("heartbeat") : std::nullopt;
+  if (!value) return std::optional<unsigned>();
+  const std::string& text = *value;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long n = std::strtoul(text.c_str(), &end, 10);
+  if (text.empty() || *end || errno || n > 86400 || text[0] == '-')
+    return make_error(VIR_ERR_XML_ERROR,
+                      fmt(_("invalid value '%1$s' for attribute 'heartbeat' of <arrow:anotify>: expected seconds "
+                            "from 0 to 86400"),
+                          text.c_str()));
+  return std::optional<unsigned>(static_cast<unsigned>(n));
 }
 
 std::vector<std::string> metadata_with_status(const ArrowDef& def, std::optional<int> exit_status, int exit_signal) {
   std::vector<std::string> out;
   for (const std::string& line : def.metadata) {
-    XmlDocPtr doc;
-    const xmlNode* el = arrow_element(line, doc);
-    if (el && named(el, kArrowElementStatus)) continue;
+    Result<MetadataElement> el = MetadataElement::parse(line);
+    if (el.ok() && el->is(kArrowMetadataNs, kArrowElementStatus)) continue;
     out.push_back(line);
   }
   if (exit_status)
