@@ -74,10 +74,11 @@ struct NodeInfo {
 };
 
 // What happened to an Arrow, as the driver tells its front ends: the libvirt
-// RPC program (driver/remote) turns the first three kinds into libvirt domain
-// events, the D-Bus front end (driver/dbus) turns every kind into a signal.
-// The driver decides what happened; the front ends only translate (see
-// anotify/PROTOCOL.md, "Events").
+// RPC program (driver/remote) turns the kinds libvirt has an event for
+// (Lifecycle, Reboot, HeartbeatMissed, MetadataChange) into libvirt domain
+// events, the D-Bus front end (driver/dbus) turns the kinds its interfaces
+// name into signals. The driver decides what happened; the front ends only
+// translate (see anotify/PROTOCOL.md, "Events").
 enum class ArrowEventKind {
   Lifecycle,        // a libvirt lifecycle event: `event` (virDomainEventType) and `detail`
   Reboot,           // the Arrow was rebooted (virDomainReboot): libvirt's REBOOT event
@@ -86,6 +87,8 @@ enum class ArrowEventKind {
   AppExited,        // Anotify APP_EXITED: `status`, `signal`
   OutOfMemory,      // Anotify OOM: `pid` (0 if unknown)
   Heartbeat,        // Anotify HEARTBEAT: `uptime_ms` (guest)
+  MetadataChange,   // virDomainSetMetadata succeeded: `metadata_type`, `uri` (ELEMENT only);
+                    // libvirt's METADATA_CHANGE event
 };
 
 struct ArrowEvent {
@@ -97,6 +100,8 @@ struct ArrowEvent {
   int32_t status = 0;
   int32_t signal = 0;
   uint64_t uptime_ms = 0;
+  int metadata_type = 0;           // MetadataChange: virDomainMetadataType
+  std::optional<std::string> uri;  // MetadataChange: the element's namespace
 };
 
 // libvirt's answer to flag bits an API does not know (INVALID_ARG), with its

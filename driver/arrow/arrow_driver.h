@@ -92,6 +92,13 @@ class ArrowDriver final : public DriverApi {
                                                           unsigned flags, std::shared_ptr<StreamPeer> peer) override;
   Status domain_send_process_signal(const DomainRef& dom, int64_t pid, unsigned signum, unsigned flags) override;
 
+  // Title, description and <metadata> elements (arrow_driver_metadata.cc).
+  Result<std::string> domain_get_metadata(const DomainRef& dom, int type, const std::optional<std::string>& uri,
+                                          unsigned flags) override;
+  Status domain_set_metadata(const DomainRef& dom, int type, const std::optional<std::string>& metadata,
+                             const std::optional<std::string>& key, const std::optional<std::string>& uri,
+                             unsigned flags) override;
+
 
  private:
   using DomainPtr = std::shared_ptr<ArrowDomain>;

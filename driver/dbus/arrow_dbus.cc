@@ -149,6 +149,7 @@ void ArrowDbus::on_event(const ArrowEvent& ev) {
       return emit(path, kAnotifyIface, "Heartbeat", g_variant_new("(t)", static_cast<guint64>(ev.uptime_ms)));
     case ArrowEventKind::Reboot:
     case ArrowEventKind::HeartbeatMissed:
+    case ArrowEventKind::MetadataChange:
       return;  // libvirt events only: the D-Bus API has no signal for them
   }
 }

@@ -12,7 +12,6 @@ inline constexpr unsigned kListDomainsFlags = (1u << 16) - 1;
 // VIR_DOMAIN_UNDEFINE_*: MANAGED_SAVE .. KEEP_TPM (nothing to keep or drop for an Arrow).
 inline constexpr unsigned kUndefineFlags = 0x7f;
 inline constexpr unsigned kXmlSecure = 1, kXmlMigratable = 8;
-inline constexpr int kMetadataElement = 2;
 
 void write_dom_list(XdrWriter& ret, const std::vector<DomainRef>& doms) {
   ret.u32(static_cast<uint32_t>(doms.size()));
@@ -298,7 +297,7 @@ Status domain_is_persistent(Call& call, XdrWriter& ret) {
 }
 
 // Fixed answers: every Arrow is an "exe" guest, has no pending config change,
-// no managed save image, no snapshots, no running job, no metadata elements.
+// no managed save image, no snapshots, no running job.
 Status domain_get_os_type(Call& call, XdrWriter& ret) {
   DomainRef dom = TRY(dom_arg(call));
   TRY(existing(call, dom));
@@ -349,17 +348,28 @@ Status domain_get_job_info(Call& call, XdrWriter& ret) {
   return {};
 }
 
-Status domain_get_metadata(Call& call, XdrWriter&) {
+// {dom, int type, remote_string uri, u32 flags} -> {remote_nonnull_string metadata}
+Status domain_get_metadata(Call& call, XdrWriter& ret) {
   DomainRef dom = read_domain(call.args);
   int type = call.args.i32();
   std::optional<std::string> uri = call.args.optional_string(kStringMax);
-  call.args.u32();  // flags: live or config, the answer is the same
+  unsigned flags = call.args.u32();
   TRY(decoded(call.args));
-  TRY(existing(call, dom));
-  if (type == kMetadataElement && !uri) {
-    return make_error(VIR_ERR_INVALID_ARG, _("invalid argument: namespace URI is required for element metadata"));
-  }
-  return make_error(VIR_ERR_NO_DOMAIN_METADATA, _("metadata not found: Requested metadata element is not present"));
+  std::string metadata = TRY(call.driver.domain_get_metadata(dom, type, uri, flags));
+  ret.string(metadata);
+  return {};
+}
+
+// {dom, int type, remote_string metadata, remote_string key, remote_string uri, u32 flags}
+Status domain_set_metadata(Call& call, XdrWriter&) {
+  DomainRef dom = read_domain(call.args);
+  int type = call.args.i32();
+  std::optional<std::string> metadata = call.args.optional_string(kStringMax);
+  std::optional<std::string> key = call.args.optional_string(kStringMax);
+  std::optional<std::string> uri = call.args.optional_string(kStringMax);
+  unsigned flags = call.args.u32();
+  TRY(decoded(call.args));
+  return call.driver.domain_set_metadata(dom, type, metadata, key, uri, flags);
 }
 
 Status connect_get_all_domain_stats(Call& call, XdrWriter& ret) {

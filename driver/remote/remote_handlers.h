@@ -76,6 +76,7 @@ Status domain_has_managed_save_image(Call&, XdrWriter&);
 Status domain_list_all_snapshots(Call&, XdrWriter&);
 Status domain_snapshot_num(Call&, XdrWriter&);
 Status domain_get_metadata(Call&, XdrWriter&);
+Status domain_set_metadata(Call&, XdrWriter&);
 Status domain_get_job_info(Call&, XdrWriter&);
 Status connect_get_all_domain_stats(Call&, XdrWriter&);
 

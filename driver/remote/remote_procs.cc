@@ -286,7 +286,7 @@ constexpr ProcRow kProcs[] = {
   {261, "DOMAIN_PM_SUSPEND_FOR_DURATION", "virDomainPMSuspendForDuration", W, nullptr},
   {262, "DOMAIN_GET_CPU_STATS", "virDomainGetCPUStats", R, nullptr},
   {263, "DOMAIN_GET_DISK_ERRORS", "virDomainGetDiskErrors", R, nullptr},
-  {264, "DOMAIN_SET_METADATA", "virDomainSetMetadata", W, nullptr},
+  {264, "DOMAIN_SET_METADATA", "virDomainSetMetadata", W, domain_set_metadata},
   {265, "DOMAIN_GET_METADATA", "virDomainGetMetadata", R, domain_get_metadata},
   {266, "DOMAIN_BLOCK_REBASE", "virDomainBlockRebase", W, nullptr},
   {267, "DOMAIN_PM_WAKEUP", "virDomainPMWakeup", W, nullptr},

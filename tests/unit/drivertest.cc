@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "domain-xml/arrow_xml.h"
+#include "domain-xml/arrow_metadata.h"
 #include "driver/arrow/arrow_driver.h"
+#include "tests/unit/testutil.h"
 
 using namespace arrow;
 
@@ -127,6 +129,8 @@ class DriverTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(start_failure);
   CPPUNIT_TEST(lookups_and_errors);
   CPPUNIT_TEST(stats_and_listing);
+  CPPUNIT_TEST(metadata_live_and_config);
+  CPPUNIT_TEST(metadata_errors);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -194,6 +198,126 @@ class DriverTest : public CppUnit::TestFixture {
   int ev(int event, int detail) { return event * 100 + detail; }
   std::string config(const std::string& name) { return dir_->path + "/config/" + name + ".xml"; }
   std::string status(const std::string& name) { return dir_->path + "/run/" + name + ".xml"; }
+
+  // virDomainGetMetadata / virDomainSetMetadata: libvirt's AFFECT rules, the
+  // live and persistent definitions apart while the Arrow runs, each kept
+  // where a restarted daemon reads it, one METADATA_CHANGE event per change.
+  void metadata_live_and_config() {
+    std::vector<ArrowEvent> changes;
+    driver_->subscribe([&](const ArrowEvent& e) {
+      if (e.kind == ArrowEventKind::MetadataChange) changes.push_back(e);
+    });
+    const std::string ns = "http://example.org/ns";
+    DomainRef a = define(xml_of("web", kUuidA));
+    auto get = [&](int type, unsigned flags, std::optional<std::string> uri = std::nullopt) {
+      return driver_->domain_get_metadata(a, type, uri, flags);
+    };
+    auto set = [&](int type, std::optional<std::string> value, unsigned flags) {
+      bool element = type == VIR_DOMAIN_METADATA_ELEMENT;
+      std::optional<std::string> key, uri;
+      if (element && value) key = "ex";
+      if (element) uri = ns;
+      return driver_->domain_set_metadata(a, type, value, key, uri, flags);
+    };
+    // Shut off: CURRENT is the persistent definition, LIVE is refused.
+    CPPUNIT_ASSERT_EQUAL(int(VIR_ERR_NO_DOMAIN_METADATA), get(VIR_DOMAIN_METADATA_TITLE, 0).error().code);
+    CPPUNIT_ASSERT(set(VIR_DOMAIN_METADATA_TITLE, "T1", 0).ok());
+    CPPUNIT_ASSERT(set(VIR_DOMAIN_METADATA_ELEMENT, "<conf0/>", VIR_DOMAIN_AFFECT_CONFIG).ok());
+    CPPUNIT_ASSERT_EQUAL(std::string("T1"), get(VIR_DOMAIN_METADATA_TITLE, VIR_DOMAIN_AFFECT_CONFIG).value());
+    Status live_off = set(VIR_DOMAIN_METADATA_DESCRIPTION, "d", VIR_DOMAIN_AFFECT_LIVE);
+    CPPUNIT_ASSERT_EQUAL(int(VIR_ERR_OPERATION_INVALID), live_off.error().code);
+    CPPUNIT_ASSERT_EQUAL(std::string("domain is not running"), live_off.error().message);
+    CPPUNIT_ASSERT(test::read_file(config("web")).find("<title>T1</title>") != std::string::npos);
+    CPPUNIT_ASSERT(test::read_file(config("web")).find("<ex:conf0 xmlns:ex=") != std::string::npos);
+    CPPUNIT_ASSERT_EQUAL(size_t(2), changes.size());
+    CPPUNIT_ASSERT_EQUAL(int(VIR_DOMAIN_METADATA_TITLE), changes[0].metadata_type);
+    CPPUNIT_ASSERT(!changes[0].uri);
+    CPPUNIT_ASSERT(changes[1].uri == ns && changes[1].dom.name == "web");
+    // Running: live and config differ; CURRENT is live.
+    must_start(a);
+    CPPUNIT_ASSERT(set(VIR_DOMAIN_METADATA_ELEMENT, "<live/>", VIR_DOMAIN_AFFECT_LIVE).ok());
+    CPPUNIT_ASSERT(set(VIR_DOMAIN_METADATA_ELEMENT, "<conf/>", VIR_DOMAIN_AFFECT_CONFIG).ok());
+    const unsigned both = VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG;
+    CPPUNIT_ASSERT(set(VIR_DOMAIN_METADATA_DESCRIPTION, "both", both).ok());
+    CPPUNIT_ASSERT_EQUAL(std::string("<live/>"), get(VIR_DOMAIN_METADATA_ELEMENT, 0, ns).value());
+    CPPUNIT_ASSERT_EQUAL(std::string("<conf/>"),
+                         get(VIR_DOMAIN_METADATA_ELEMENT, VIR_DOMAIN_AFFECT_CONFIG, ns).value());
+    CPPUNIT_ASSERT_EQUAL(std::string("both"), get(VIR_DOMAIN_METADATA_DESCRIPTION, VIR_DOMAIN_AFFECT_LIVE).value());
+    CPPUNIT_ASSERT_EQUAL(std::string("both"), get(VIR_DOMAIN_METADATA_DESCRIPTION, VIR_DOMAIN_AFFECT_CONFIG).value());
+    std::string live_xml = driver_->domain_get_xml_desc(a, 0).value();
+    std::string inactive_xml = driver_->domain_get_xml_desc(a, VIR_DOMAIN_XML_INACTIVE).value();
+    CPPUNIT_ASSERT(live_xml.find("<ex:live") != std::string::npos && live_xml.find("<ex:conf") == std::string::npos);
+    CPPUNIT_ASSERT(inactive_xml.find("<ex:conf/>") == std::string::npos);
+    CPPUNIT_ASSERT(inactive_xml.find("<ex:conf xmlns:ex") != std::string::npos);
+    // On disk: the config file has the persistent one, the runtime status
+    // (what a restarted daemon adopts) the live one.
+    CPPUNIT_ASSERT(test::read_file(config("web")).find("<ex:conf xmlns:ex") != std::string::npos);
+    Result<RuntimeStatus> st = parse_runtime_status(test::read_file(status("web")));
+    CPPUNIT_ASSERT(st.ok() && st->def.description == "both");
+    CPPUNIT_ASSERT_EQUAL(std::string("<live/>"), metadata_get_element(st->def.metadata, ns).value_or(""));
+    // Removal of the live one; the persistent one stays.
+    CPPUNIT_ASSERT(set(VIR_DOMAIN_METADATA_ELEMENT, std::nullopt, VIR_DOMAIN_AFFECT_LIVE).ok());
+    CPPUNIT_ASSERT_EQUAL(int(VIR_ERR_NO_DOMAIN_METADATA), get(VIR_DOMAIN_METADATA_ELEMENT, 0, ns).error().code);
+    CPPUNIT_ASSERT_EQUAL(std::string("<conf/>"),
+                         get(VIR_DOMAIN_METADATA_ELEMENT, VIR_DOMAIN_AFFECT_CONFIG, ns).value());
+    CPPUNIT_ASSERT_EQUAL(size_t(6), changes.size());
+    // Stopped, the Arrow has its persistent definition again.
+    CPPUNIT_ASSERT(run([&](auto done) { driver_->domain_destroy(a, 0, done); }).ok());
+    CPPUNIT_ASSERT_EQUAL(std::string("<conf/>"), get(VIR_DOMAIN_METADATA_ELEMENT, 0, ns).value());
+    CPPUNIT_ASSERT_EQUAL(std::string("T1"), get(VIR_DOMAIN_METADATA_TITLE, 0).value());
+    // An empty value removes a title or description.
+    CPPUNIT_ASSERT(set(VIR_DOMAIN_METADATA_TITLE, "", 0).ok());
+    CPPUNIT_ASSERT_EQUAL(int(VIR_ERR_NO_DOMAIN_METADATA), get(VIR_DOMAIN_METADATA_TITLE, 0).error().code);
+  }
+
+  // libvirt's refusals, and a refused change leaves everything as it was.
+  void metadata_errors() {
+    const std::optional<std::string> none, ns = std::string("http://example.org/ns");
+    DomainRef a = define(xml_of("web", kUuidA, "<title>kept</title>"));
+    std::string before = test::read_file(config("web"));
+    auto set_status = [&](int type, std::optional<std::string> value, std::optional<std::string> key,
+                          std::optional<std::string> uri, unsigned flags) {
+      return driver_->domain_set_metadata(a, type, value, key, uri, flags);
+    };
+    auto message = [](const Status& st) { return st.ok() ? std::string("ok") : st.error().message; };
+    CPPUNIT_ASSERT_EQUAL(std::string("uri in virDomainGetMetadata must not be NULL"),
+                         driver_->domain_get_metadata(a, VIR_DOMAIN_METADATA_ELEMENT, none, 0).error().message);
+    CPPUNIT_ASSERT_EQUAL(
+        std::string("Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive"),
+        driver_->domain_get_metadata(a, VIR_DOMAIN_METADATA_TITLE, none, 3).error().message);
+    CPPUNIT_ASSERT_EQUAL(std::string("unknown metadata type '7'"),
+                         driver_->domain_get_metadata(a, 7, none, 0).error().message);
+    CPPUNIT_ASSERT_EQUAL(std::string("key in virDomainSetMetadata must not be NULL"),
+                         message(set_status(VIR_DOMAIN_METADATA_ELEMENT, "<a/>", none, ns, 0)));
+    CPPUNIT_ASSERT_EQUAL(std::string("metadata title can't contain newlines"),
+                         message(set_status(VIR_DOMAIN_METADATA_TITLE, "a\nb", none, none, 0)));
+    Status bad_xml = set_status(VIR_DOMAIN_METADATA_ELEMENT, "<a></b>", "k", ns, 0);
+    CPPUNIT_ASSERT_EQUAL(int(VIR_ERR_XML_DETAIL), bad_xml.error().code);
+    Status flags = set_status(VIR_DOMAIN_METADATA_TITLE, "x", none, none, 4);
+    CPPUNIT_ASSERT_EQUAL(int(VIR_ERR_INVALID_ARG), flags.error().code);
+    // Nested deeper than a domain XML may be: refused rather than saved unloadable.
+    std::string deep;
+    for (int i = 0; i < 31; i++) deep += "<d>";
+    for (int i = 0; i < 31; i++) deep += "</d>";
+    CPPUNIT_ASSERT(!set_status(VIR_DOMAIN_METADATA_ELEMENT, deep, "k", ns, 0).ok());
+    CPPUNIT_ASSERT(!set_status(VIR_DOMAIN_METADATA_DESCRIPTION, std::string("bell\a"), none, none, 0).ok());
+    CPPUNIT_ASSERT_EQUAL(before, test::read_file(config("web")));
+    CPPUNIT_ASSERT_EQUAL(std::string("kept"),
+                         driver_->domain_get_metadata(a, VIR_DOMAIN_METADATA_TITLE, none, 0).value());
+    // A transient Arrow has no persistent definition.
+    std::optional<Result<DomainRef>> created;
+    driver_->domain_create_xml(xml_of("tmp", kUuidB), 0, [&](Result<DomainRef> r) { created = r; });
+    world_.pump();
+    DomainRef t = created->value();
+    Status config_only =
+        driver_->domain_set_metadata(t, VIR_DOMAIN_METADATA_TITLE, "x", none, none, VIR_DOMAIN_AFFECT_CONFIG);
+    CPPUNIT_ASSERT_EQUAL(int(VIR_ERR_OPERATION_INVALID), config_only.error().code);
+    CPPUNIT_ASSERT_EQUAL(std::string("transient domains do not have any persistent config"),
+                         config_only.error().message);
+    CPPUNIT_ASSERT(driver_->domain_set_metadata(t, VIR_DOMAIN_METADATA_TITLE, "x", none, none, 0).ok());
+    CPPUNIT_ASSERT_EQUAL(std::string("x"), driver_->domain_get_metadata(t, VIR_DOMAIN_METADATA_TITLE, none, 0).value());
+    CPPUNIT_ASSERT(!exists(config("tmp")));
+  }
 
   void define_lookup_update_clash() {
     DomainRef a = define(xml_of("web", kUuidA));
