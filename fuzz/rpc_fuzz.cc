@@ -3,7 +3,8 @@
 // a fresh connection to the real Server over the in-memory fake driver:
 // framing, the XDR decoder, the procedure table and every handler's argument
 // decoding. The server must answer or close that client, never crash, leak
-// or hang; it must still serve a new client afterwards.
+// or hang; it must still serve a new client afterwards. Random bytes (UUIDs)
+// come from a fixed stream restarted for each input: fuzz/fuzz_random.h.
 #include <glib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "driver/rpc/protocol.h"
 #include "driver/remote/remote_program.h"
 #include "driver/rpc/server.h"
+#include "fuzz/fuzz_random.h"
 #include "tests/unit/fake_driver.h"
 #include "util/fd.h"
 
@@ -71,6 +73,7 @@ void serve(const std::string& bytes) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  arrow::fuzz::fuzz_random_reset();
   serve(connect_open() + std::string(reinterpret_cast<const char*>(data), size));
   return 0;
 }
