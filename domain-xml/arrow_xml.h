@@ -25,11 +25,26 @@ namespace arrow {
 //   parses an inactive definition.
 Result<ArrowDef> parse_domain_xml(std::string_view xml);
 
-// virDomainXMLFlags values the formatter understands. SECURE changes nothing
-// (an Arrow definition holds no secrets); INACTIVE omits the live data.
+// The longest Arrow name: the guest's host name (HOST_NAME_MAX).
+inline constexpr size_t kMaxNameLength = 64;
+
+// Whether NAME may name an Arrow (the rule of <name>, README.md): 1 to 64
+// ASCII letters, digits, '_', '-', '.', '+', '@', starting with a letter, a
+// digit or '_', without '.tmp-', not ending in '.xml' nor containing
+// '.xml.'. So no name can escape the daemon's directories, share a path
+// with another Arrow, be skipped or deleted when the daemon starts, or
+// change how QEMU parses -name guest=NAME. VIR_ERR_XML_ERROR naming the
+// name and the rule otherwise.
+Status check_arrow_name(std::string_view name);
+
+// How the formatter writes a definition. The default is the whole
+// definition, as the driver persists it. HIDE_SECRETS is libvirt's form
+// without VIR_DOMAIN_XML_SECURE: each <initenv> keeps its name but loses its
+// value (an environment variable may hold a password; libvirt omits a
+// graphics password the same way). INACTIVE omits the live data.
 enum FormatFlags : unsigned {
-  FORMAT_SECURE = 1 << 0,    // VIR_DOMAIN_XML_SECURE
-  FORMAT_INACTIVE = 1 << 1,  // VIR_DOMAIN_XML_INACTIVE
+  FORMAT_INACTIVE = 1 << 1,      // VIR_DOMAIN_XML_INACTIVE
+  FORMAT_HIDE_SECRETS = 1 << 2,  // no VIR_DOMAIN_XML_SECURE
 };
 
 // What a running Arrow adds to its XML (dumpxml of an active domain).

@@ -31,12 +31,19 @@ constexpr InterfaceTypeName kInterfaceTypeNames[] = {
     {InterfaceType::Bridge, "bridge"},
 };
 
-void format_os(XmlWriter& w, const ArrowDef& def) {
+void format_os(XmlWriter& w, const ArrowDef& def, bool hide_secrets) {
   w.open("os").children();
   w.open("type").attr("arch", def.arch).attr("machine", def.machine).text_and_close("type", "exe");
   w.element("init", def.init);
   for (const auto& arg : def.initargs) w.element("initarg", arg);
-  for (const auto& env : def.initenv) w.open("initenv").attr("name", env.name).text_and_close("initenv", env.value);
+  for (const auto& env : def.initenv) {
+    w.open("initenv").attr("name", env.name);
+    if (hide_secrets) {
+      w.end_empty();
+    } else {
+      w.text_and_close("initenv", env.value);
+    }
+  }
   if (!def.initdir.empty()) w.element("initdir", def.initdir);
   if (!def.inituser.empty()) w.element("inituser", def.inituser);
   if (!def.initgroup.empty()) w.element("initgroup", def.initgroup);
@@ -101,7 +108,7 @@ void format_devices(XmlWriter& w, const ArrowDef& def, const DomainLiveData* liv
 }
 
 // LIVE is null for an inactive definition.
-std::string format(const ArrowDef& def, const DomainLiveData* live) {
+std::string format(const ArrowDef& def, const DomainLiveData* live, unsigned flags) {
   XmlWriter w;
   w.open("domain").attr("type", "arrow");
   if (live) w.attr("id", std::to_string(live->id));
@@ -119,7 +126,7 @@ std::string format(const ArrowDef& def, const DomainLiveData* live) {
   if (def.current_memory_kib)
     w.open("currentMemory").attr("unit", "KiB").text_and_close("currentMemory", std::to_string(*def.current_memory_kib));
   w.element("vcpu", std::to_string(def.vcpus));
-  format_os(w, def);
+  format_os(w, def, flags & FORMAT_HIDE_SECRETS);
   w.element("on_poweroff", lifecycle_action_name(def.on_poweroff));
   w.element("on_crash", lifecycle_action_name(def.on_crash));
   format_devices(w, def, live);
@@ -154,13 +161,12 @@ std::optional<InterfaceType> interface_type_from_name(std::string_view name) {
 }
 
 std::string format_domain_xml(const ArrowDef& def, unsigned flags) {
-  (void)flags;  // FORMAT_SECURE: nothing secret; FORMAT_INACTIVE: this form has no live data anyway
-  return format(def, nullptr);
+  return format(def, nullptr, flags);  // FORMAT_INACTIVE: this form has no live data anyway
 }
 
 std::string format_domain_xml(const ArrowDef& def, const DomainLiveData& live, unsigned flags) {
-  if ((flags & FORMAT_INACTIVE) || live.id < 0) return format(def, nullptr);
-  return format(def, &live);
+  if ((flags & FORMAT_INACTIVE) || live.id < 0) return format(def, nullptr, flags);
+  return format(def, &live, flags);
 }
 
 }  // namespace arrow

@@ -1,11 +1,13 @@
 // Domain XML → ArrowDef: walks the libxml2 tree of an untrusted document,
 // refusing anything Arrow would otherwise silently drop, then checks the
 // cross-element rules (README.md lists every rule and message).
+#include <algorithm>
 #include <cstring>
 
 #include "domain-xml/arrow_xml.h"
 #include "domain-xml/arrow_xml_internal.h"
 #include "domain-xml/xml_util.h"
+#include "util/fs.h"
 #include "util/i18n.h"
 
 namespace arrow {
@@ -155,6 +157,38 @@ Result<std::string> path_element(const xmlNode* n) {
 
 }  // namespace xmlparse
 
+// The name becomes file names (CONFIGDIR/NAME.xml, RUNDIR/NAME.xml and the
+// directory RUNDIR/NAME/, LOGDIR/NAME.log), a cgroup (arrow-NAME), QEMU's
+// -name guest=NAME (which adoption after a restart matches) and the guest's
+// host name; the rules keep each of those unambiguous (README.md).
+Status check_arrow_name(std::string_view name) {
+  auto allowed = [](unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           c == '.' || c == '+' || c == '@';
+  };
+  std::string reason;
+  if (name.empty()) {
+    reason = _("must not be empty");
+  } else if (name.size() > kMaxNameLength) {
+    reason = fmt(_("at most %1$zu characters are allowed (it is the guest's host name)"), kMaxNameLength);
+  } else if (auto bad = std::find_if_not(name.begin(), name.end(), allowed); bad != name.end()) {
+    unsigned char c = static_cast<unsigned char>(*bad);
+    std::string shown = c >= 0x20 && c < 0x7f ? fmt("'%c'", c) : fmt(_("byte 0x%02x"), c);
+    reason = fmt(_("%1$s is not allowed: a name has only ASCII letters, digits and '_', '-', '.', '+', '@'"),
+                 shown.c_str());
+  } else if (name[0] == '-' || name[0] == '.' || name[0] == '+' || name[0] == '@') {
+    reason = _("it must start with a letter, a digit or '_'");
+  } else if (name.find(kTempInfix) != std::string_view::npos) {
+    reason = fmt(_("'%1$s' is reserved for the daemon's temporary files"), std::string(kTempInfix).c_str());
+  } else if ((name.size() >= 4 && name.substr(name.size() - 4) == ".xml") ||
+             name.find(".xml.") != std::string_view::npos) {
+    reason = _("a name ending in '.xml' or containing '.xml.' would share a path with another Arrow's files");
+  }
+  if (reason.empty()) return {};
+  return make_error(VIR_ERR_XML_ERROR,
+                    fmt(_("invalid value '%1$s' for <name>: %2$s"), std::string(name).c_str(), reason.c_str()));
+}
+
 namespace {
 
 using namespace xmlparse;
@@ -164,14 +198,7 @@ using namespace xmlparse;
 Status parse_name(const xmlNode* n, ArrowDef& def) {
   TRY(check_attrs(n, {}));
   def.name = TRY(leaf_text(n));
-  const char* reason = nullptr;
-  if (def.name.empty()) reason = _("must not be empty");
-  else if (def.name.size() > 255) reason = _("at most 255 bytes are allowed");
-  else if (def.name.find('/') != std::string::npos) reason = _("'/' is not allowed");
-  for (unsigned char c : def.name)
-    if (!reason && (c < 0x20 || c == 0x7f)) reason = _("control characters are not allowed");
-  if (!reason) return {};
-  return make_error(VIR_ERR_XML_ERROR, fmt(_("invalid value '%1$s' for <name>: %2$s"), def.name.c_str(), reason));
+  return check_arrow_name(def.name);
 }
 
 Status parse_uuid_element(const xmlNode* n, ArrowDef& def) {

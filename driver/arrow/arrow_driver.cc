@@ -702,7 +702,9 @@ Result<DomainStateInfo> ArrowDriver::domain_get_state(const DomainRef& ref) {
 Result<std::string> ArrowDriver::domain_get_xml_desc(const DomainRef& ref, unsigned flags) {
   TRY(check_flags(flags, kXmlFlags, "virDomainGetXMLDesc"));
   DomainPtr dom = TRY(find(ref));
-  unsigned format_flags = (flags & VIR_DOMAIN_XML_SECURE) ? unsigned(FORMAT_SECURE) : 0u;
+  // <initenv> values only with SECURE, which the REMOTE program refuses on a
+  // read-only connection (libvirt's rule for passwords).
+  unsigned format_flags = (flags & VIR_DOMAIN_XML_SECURE) ? 0u : unsigned(FORMAT_HIDE_SECRETS);
   if (flags & VIR_DOMAIN_XML_INACTIVE) return format_domain_xml(dom->persistent_def(), format_flags | FORMAT_INACTIVE);
   DomainLiveData live;
   live.id = dom->active() ? dom->id : -1;

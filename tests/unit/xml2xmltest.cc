@@ -44,6 +44,8 @@ class Xml2XmlTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(uuid_forms);
   CPPUNIT_TEST(live_data);
   CPPUNIT_TEST(huge_document);
+  CPPUNIT_TEST(secrets_hidden);
+  CPPUNIT_TEST(names);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -142,6 +144,44 @@ class Xml2XmlTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(format_domain_xml(def.value()), format_domain_xml(again.value()));
     CPPUNIT_ASSERT_EQUAL(format_domain_xml(def.value()), format_domain_xml(def.value(), live, FORMAT_INACTIVE));
     CPPUNIT_ASSERT_EQUAL(format_domain_xml(def.value()), format_domain_xml(def.value(), DomainLiveData{}));
+  }
+
+  // Without VIR_DOMAIN_XML_SECURE each <initenv> keeps its name, not its
+  // value; the default form (what the driver persists) keeps everything.
+  void secrets_hidden() {
+    Result<ArrowDef> def = parse_domain_xml(
+        "<domain type='arrow'><name>t</name><os><type>exe</type><init>/bin/true</init>"
+        "<initenv name='TOKEN'>s3cret</initenv><initenv name='EMPTY'></initenv></os></domain>");
+    CPPUNIT_ASSERT(def.ok());
+    std::string full = format_domain_xml(def.value(), FORMAT_INACTIVE);
+    CPPUNIT_ASSERT(full.find("<initenv name='TOKEN'>s3cret</initenv>") != std::string::npos);
+    for (const std::string& hidden : {format_domain_xml(def.value(), FORMAT_HIDE_SECRETS),
+                                      format_domain_xml(def.value(), DomainLiveData{3, ""}, FORMAT_HIDE_SECRETS),
+                                      format_domain_xml(def.value(), FORMAT_INACTIVE | FORMAT_HIDE_SECRETS)}) {
+      CPPUNIT_ASSERT_MESSAGE(hidden, hidden.find("s3cret") == std::string::npos);
+      CPPUNIT_ASSERT_MESSAGE(hidden, hidden.find("<initenv name='TOKEN'/>\n") != std::string::npos);
+      CPPUNIT_ASSERT_MESSAGE(hidden, hidden.find("<initenv name='EMPTY'/>\n") != std::string::npos);
+      CPPUNIT_ASSERT(validate_with_schema(hidden, domain_schema_path()).ok());
+      Result<ArrowDef> again = parse_domain_xml(hidden);  // defined again: the values are empty
+      CPPUNIT_ASSERT(again.ok() && again->initenv.size() == 2 && again->initenv[0].value.empty());
+    }
+  }
+
+  // The rule of <name> as a function (the xmlerr goldens hold the messages).
+  void names() {
+    for (const char* ok : {"web", "a", "_", "9", "A-b_c.d+e@f", "a..b", "web.xml-", "web.xmlx", "x.tmp", "a-",
+                           "a.", "9_.-+@..tmp.xml-.xmlx"})
+      CPPUNIT_ASSERT_MESSAGE(ok, check_arrow_name(ok).ok());
+    CPPUNIT_ASSERT(check_arrow_name(std::string(kMaxNameLength, 'a')).ok());
+    const std::initializer_list<std::string> bad_names = {
+        "", ".", "..", ".a", "-a", "+a", "@a", "a/b", "a,b", "a b", "a:b", "a=b", "a\nb", "caf\xc3\xa9",
+        "a.tmp-x", "web.xml", "web.xml.invalid", "a.xml.b", std::string(kMaxNameLength + 1, 'a')};
+    for (const std::string& bad : bad_names) {
+      Status st = check_arrow_name(bad);
+      CPPUNIT_ASSERT_MESSAGE("accepted name '" + bad + "'", !st.ok());
+      CPPUNIT_ASSERT_EQUAL(static_cast<int>(VIR_ERR_XML_ERROR), st.error().code);
+      CPPUNIT_ASSERT(st.error().message.find("for <name>: ") != std::string::npos);
+    }
   }
 
   // Generated rather than stored: a document just over the 1 MiB limit is

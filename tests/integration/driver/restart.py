@@ -2,8 +2,9 @@
 """A daemon restart loses nothing (issue 5, items 1 and 2).
 
 Real QEMU and kernel, a private virtarrowd, stock virsh and libvirt-python.
-Ten Arrows run (eight persistent, two transient, one of them paused, one
-marked autostart) next to two victims. virtarrowd is killed with SIGKILL,
+Ten Arrows run (eight persistent, one of them named with the oddest name
+<name> allows, two transient, one of them paused, one marked autostart)
+next to two victims. virtarrowd is killed with SIGKILL,
 the victims' QEMUs are killed while no daemon runs, and virtarrowd starts
 again on the same --root. Checked: the ten run on with the same ids, states
 and QEMU pids; the victims are reported shut off (the transient one is gone)
@@ -31,6 +32,9 @@ from daemon import DAEMON, Daemon, wait_for  # noqa: E402
 
 libvirt.registerErrorHandler(lambda ctx, err: None, None)
 BOOT = 180  # seconds: a dozen guests booting at once under TCG on 2 cores
+# The oddest name <name> allows (domain-xml/README.md): a leading digit, every
+# punctuation allowed, "..", ".tmp" and ".xml" (not as "tmp-" or a suffix).
+ODD = "9_.-+@..tmp.xml-.xmlx"
 TICK = "i=0; while :; do i=$((i+1)); echo tick $i; sleep 1; done"
 
 
@@ -129,7 +133,7 @@ def main():
     t = Failures()
     d = Daemon("arrow-restart-").start()
     conn = libvirt.open(d.uri)
-    names = [f"p{i}" for i in range(8)] + ["t0", "t1"]
+    names = ["p0", "p1", "p2", "p3", "p4", "p5", ODD, "p7", "t0", "t1"]
     events = Events(d.uri)
     for n in names[:8] + ["gone-p"]:
         conn.defineXML(xml(n)).create()
@@ -169,6 +173,8 @@ def main():
     except libvirt.libvirtError as e:
         t.equal(e.get_error_code(), libvirt.VIR_ERR_NO_DOMAIN, "a transient Arrow that died while no daemon ran is gone")
     run_dir_ok(t, d, names, "after kill -9")
+    t.check(os.path.isfile(os.path.join(d.root, "config", ODD + ".xml")) and conn.lookupByName(ODD).isPersistent()
+            and qemus(d.root).get(ODD) == [pids[ODD]], f"'{ODD}': its config kept and its QEMU adopted")
     t.check("stopped while virtarrowd was not running" in d.log_tail(200), "the daemon's log says why gone-p stopped")
     info = subprocess.run(["virsh", "-c", d.uri, "dominfo", "p2"], capture_output=True, text=True).stdout
     t.check(re.search(rf"^Id:\s+{before['p2'][0]}$", info, re.M) and re.search(r"^State:\s+running$", info, re.M),
