@@ -110,7 +110,7 @@ Status serve(const Options& o, const DriverFactory& make_driver, const DaemonFea
   rpc::Server server(remote, so);
   std::shared_ptr<ArrowDbus> dbus;
   if (GBusType bus; features.dbus && dbus_bus_type(bus)) {
-    dbus = ArrowDbus::start(*driver, bus, [](const std::string& line) {
+    dbus = ArrowDbus::start(*driver, bus, paths.socket_rw, [](const std::string& line) {
       std::fprintf(stderr, "virtarrowd: %s\n", line.c_str());
     });
   }

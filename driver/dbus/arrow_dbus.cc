@@ -3,9 +3,12 @@
 // each call, so no per-Arrow registration has to follow the registry.
 #include "driver/dbus/arrow_dbus.h"
 
+#include <grp.h>
 #include <libvirt/libvirt.h>
+#include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -35,7 +38,50 @@ void return_error(GDBusMethodInvocation* inv, const Error& error) {
   g_dbus_method_invocation_return_dbus_error(inv, kErrorName, error.message.c_str());
 }
 
+// The methods that change an Arrow: only for those who may use the
+// read-write socket.
+bool is_domain_method(const char* method) {
+  return std::strcmp(method, "Create") == 0 || std::strcmp(method, "Destroy") == 0 ||
+         std::strcmp(method, "Shutdown") == 0;
+}
+
+// UID's groups from the group database (its primary group included), for a
+// bus that does not report the caller's own (UnixGroupIDs: dbus-daemon 1.14
+// does not).
+std::vector<gid_t> groups_of_user(uid_t uid) {
+  std::vector<char> buf(16384);
+  struct passwd pw, *found = nullptr;
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || !found) return {};
+  std::vector<gid_t> groups(32);
+  for (int tries = 0; tries < 4; tries++) {
+    int n = static_cast<int>(groups.size());
+    if (::getgrouplist(found->pw_name, found->pw_gid, groups.data(), &n) >= 0) {
+      groups.resize(static_cast<size_t>(n));
+      return groups;
+    }
+    groups.resize(static_cast<size_t>(std::max(n, static_cast<int>(groups.size()) * 2)));
+  }
+  return {found->pw_gid};
+}
+
+// What a GetConnectionCredentials call is waiting for.
+struct PendingCall {
+  std::weak_ptr<ArrowDbus> dbus;
+  std::string node;
+  std::string method;
+  guint32 flags;
+  GDBusMethodInvocation* inv;  // answered exactly once
+};
+
 }  // namespace
+
+bool dbus_caller_allowed(uid_t uid, const std::vector<gid_t>& groups, uid_t daemon_uid, const struct stat* rw_socket) {
+  if (uid == 0 || uid == daemon_uid) return true;
+  if (!rw_socket) return false;
+  if (uid == rw_socket->st_uid) return rw_socket->st_mode & S_IWUSR;
+  if (std::find(groups.begin(), groups.end(), rw_socket->st_gid) != groups.end()) return rw_socket->st_mode & S_IWGRP;
+  return rw_socket->st_mode & S_IWOTH;
+}
 
 std::string dbus_domain_path(const Uuid& uuid) {
   std::string text = uuid_format(uuid);
@@ -58,8 +104,8 @@ bool dbus_bus_type(GBusType& type) {
 
 // --- Setup ------------------------------------------------------------------
 
-std::shared_ptr<ArrowDbus> ArrowDbus::start(DriverApi& driver, GBusType type, LogFn log) {
-  std::shared_ptr<ArrowDbus> self(new ArrowDbus(driver, std::move(log)));
+std::shared_ptr<ArrowDbus> ArrowDbus::start(DriverApi& driver, GBusType type, std::string rw_socket, LogFn log) {
+  std::shared_ptr<ArrowDbus> self(new ArrowDbus(driver, std::move(rw_socket), std::move(log)));
   GError* error = nullptr;
   self->info_ = g_dbus_node_info_new_for_xml(kArrowDbusXml, &error);
   if (!self->info_) {  // the XML is compiled in: only a build error gets here
@@ -176,25 +222,83 @@ const GDBusInterfaceVTable ArrowDbus::kConnectVTable = {
 
 // --- The Arrow objects --------------------------------------------------------
 
+// Every method of an Arrow changes it: first ask the bus who the caller is
+// (asynchronously: the main loop never waits for the bus), then decide.
 void ArrowDbus::domain_call(const std::string& node, const char* method, GVariant* params, GDBusMethodInvocation* inv) {
+  if (!is_domain_method(method)) {
+    g_dbus_method_invocation_return_dbus_error(inv, "org.freedesktop.DBus.Error.UnknownMethod", method);
+    return;
+  }
+  guint32 flags = 0;
+  g_variant_get(params, "(u)", &flags);
+  const char* sender = g_dbus_method_invocation_get_sender(inv);
+  if (!sender) {  // not through a bus: nobody to ask who it is
+    return return_error(inv, make_error(VIR_ERR_ACCESS_DENIED, _("access denied: the D-Bus caller is unknown")));
+  }
+  auto* pending = new PendingCall{weak_from_this(), node, method, flags, inv};
+  g_dbus_connection_call(
+      g_dbus_method_invocation_get_connection(inv), "org.freedesktop.DBus", "/org/freedesktop/DBus",
+      "org.freedesktop.DBus", "GetConnectionCredentials", g_variant_new("(s)", sender), G_VARIANT_TYPE("(a{sv})"),
+      G_DBUS_CALL_FLAGS_NONE, -1, nullptr,
+      [](GObject* source, GAsyncResult* result, gpointer data) {
+        std::unique_ptr<PendingCall> call(static_cast<PendingCall*>(data));
+        GError* error = nullptr;
+        GVariant* credentials = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
+        std::shared_ptr<ArrowDbus> me = call->dbus.lock();
+        if (!credentials || !me) {
+          return_error(call->inv, make_error(VIR_ERR_ACCESS_DENIED,
+                                             fmt(_("access denied: cannot identify the D-Bus caller: %1$s"),
+                                                 error ? error->message : _("virtarrowd is stopping"))));
+        } else {
+          me->caller_known(credentials, call->node, call->method, call->flags, call->inv);
+        }
+        if (credentials) g_variant_unref(credentials);
+        g_clear_error(&error);
+      },
+      pending);
+}
+
+void ArrowDbus::caller_known(GVariant* credentials, const std::string& node, const std::string& method,
+                             guint32 flags, GDBusMethodInvocation* inv) {
+  GVariant* dict = g_variant_get_child_value(credentials, 0);
+  guint32 uid = 0;
+  const bool have_uid = g_variant_lookup(dict, "UnixUserID", "u", &uid);
+  std::vector<gid_t> groups;
+  if (GVariant* gids = g_variant_lookup_value(dict, "UnixGroupIDs", G_VARIANT_TYPE("au"))) {
+    gsize n = 0;
+    const guint32* ids = static_cast<const guint32*>(g_variant_get_fixed_array(gids, &n, sizeof(guint32)));
+    groups.assign(ids, ids + n);
+    g_variant_unref(gids);
+  } else if (have_uid) {
+    groups = groups_of_user(uid);  // the bus's own report is better: a process may have left a group
+  }
+  g_variant_unref(dict);
+  struct stat st;
+  const bool have_socket = ::stat(rw_socket_.c_str(), &st) == 0;
+  if (have_uid && dbus_caller_allowed(uid, groups, ::geteuid(), have_socket ? &st : nullptr))
+    return run_domain_method(node, method, flags, inv);
+  std::string who = have_uid ? fmt(_("uid %1$u"), uid) : std::string(_("a caller of unknown uid"));
+  return_error(inv, make_error(VIR_ERR_ACCESS_DENIED,
+                               fmt(_("access denied: %1$s may not call %2$s: only root, virtarrowd's own user and "
+                                     "those who may use the read-write socket '%3$s' may change Arrows"),
+                                   who.c_str(), method.c_str(), rw_socket_.c_str())));
+}
+
+void ArrowDbus::run_domain_method(const std::string& node, const std::string& method, guint32 flags,
+                                  GDBusMethodInvocation* inv) {
   Result<Uuid> uuid = uuid_of_node(node);
   Result<DomainRef> dom = uuid.ok() ? driver_.lookup_by_uuid(uuid.value()) : Result<DomainRef>(uuid.error());
   if (!dom.ok()) return return_error(inv, dom.error());
-  guint32 flags = 0;
-  g_variant_get(params, "(u)", &flags);
   auto reply = [inv](Status st) {
     if (!st.ok()) return return_error(inv, st.error());
     g_dbus_method_invocation_return_value(inv, nullptr);
   };
-  if (std::strcmp(method, "Create") == 0)
+  if (method == "Create")
     return driver_.domain_create(dom.value(), flags, [reply](Result<DomainRef> r) {
       reply(r.ok() ? Status() : Status(r.error()));
     });
-  if (std::strcmp(method, "Destroy") == 0)
-    return driver_.domain_destroy(dom.value(), flags, [reply](Result<void> r) { reply(r); });
-  if (std::strcmp(method, "Shutdown") == 0)
-    return driver_.domain_shutdown(dom.value(), flags, [reply](Result<void> r) { reply(r); });
-  g_dbus_method_invocation_return_dbus_error(inv, "org.freedesktop.DBus.Error.UnknownMethod", method);
+  if (method == "Destroy") return driver_.domain_destroy(dom.value(), flags, [reply](Result<void> r) { reply(r); });
+  driver_.domain_shutdown(dom.value(), flags, [reply](Result<void> r) { reply(r); });  // is_domain_method
 }
 
 GVariant* ArrowDbus::domain_property(const std::string& node, const char* property, GError** error) {
