@@ -8,7 +8,6 @@
 #include <cstring>
 #include <fstream>
 #include <set>
-#include <sstream>
 
 #include "config.h"
 #include "driver/engine/cgroup.h"
@@ -180,36 +179,6 @@ Result<uint64_t> probe_qemu_version(const std::string& emulator) {
   std::string text = out ? out : "";
   g_free(out);
   return parse_qemu_version(text);
-}
-
-Result<ProcStat> parse_proc_stat(std::string_view line) {
-  // comm is in parentheses and may contain anything: fields resume after the last ')'.
-  size_t close = line.rfind(')');
-  if (close == std::string_view::npos)
-    return make_error(VIR_ERR_INTERNAL_ERROR, _("cannot parse /proc/PID/stat"));
-  std::istringstream in{std::string(line.substr(close + 1))};
-  std::string field;
-  ProcStat stat;
-  uint64_t utime = 0, stime = 0;
-  // After ')': field 3 (state) is the first; utime is 14, stime 15, starttime 22.
-  for (int index = 3; index <= 22 && (in >> field); ++index) {
-    if (index == 14) utime = strtoull(field.c_str(), nullptr, 10);
-    if (index == 15) stime = strtoull(field.c_str(), nullptr, 10);
-    if (index == 22) {
-      stat.start_ticks = strtoull(field.c_str(), nullptr, 10);
-      long hz = sysconf(_SC_CLK_TCK);
-      stat.cpu_time_ns = (utime + stime) * (1000000000ull / uint64_t(hz > 0 ? hz : 100));
-      return stat;
-    }
-  }
-  return make_error(VIR_ERR_INTERNAL_ERROR, _("cannot parse /proc/PID/stat"));
-}
-
-Result<ProcStat> read_proc_stat(int pid) {
-  std::string path = fmt("/proc/%d/stat", pid);
-  Result<std::string> text = read_whole_file(path);
-  if (!text.ok()) return text.error();
-  return parse_proc_stat(text.value());
 }
 
 }  // namespace arrow

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "driver/engine/confine.h"
+#include "driver/engine/qemu_process.h"  // ProcStat, read_proc_stat
 #include "driver/api/driver_api.h"
 #include "util/result.h"
 
@@ -65,17 +66,5 @@ std::string read_sysinfo_xml();
 Result<uint64_t> parse_qemu_version(std::string_view version_output);
 // Runs EMULATOR --version; errors when it cannot run or says nothing parsable.
 Result<uint64_t> probe_qemu_version(const std::string& emulator);
-
-// Process facts for stats and the runtime status: the start time (clock
-// ticks since boot, field 22) and user+system CPU time (fields 14+15) of PID
-// from /proc/PID/stat.
-struct ProcStat {
-  uint64_t start_ticks = 0;
-  uint64_t cpu_time_ns = 0;
-};
-Result<ProcStat> read_proc_stat(int pid);
-// The pure parser of one /proc/PID/stat line (the comm field may hold spaces
-// and parentheses).
-Result<ProcStat> parse_proc_stat(std::string_view line);
 
 }  // namespace arrow

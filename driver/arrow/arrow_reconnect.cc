@@ -103,15 +103,20 @@ Result<RuntimeStatus> parse_runtime_status(const std::string& xml) {
 bool same_process(int pid, uint64_t start_ticks) {
   if (pid <= 0) return false;
   Result<ProcStat> ps = read_proc_stat(pid);
-  return ps.ok() && ps->start_ticks == start_ticks;
+  return ps.ok() && !ps->dead() && ps->start_ticks == start_ticks;
 }
 
 bool kill_unmanaged_qemu(int pid, uint64_t start_ticks, const std::string& name) {
-  // The pidfd pins the process, so the checks after it concern the one signalled.
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (!pidfd.valid() || !same_process(pid, start_ticks)) return false;
+  // The pidfd pins the process, so the checks after it concern the one
+  // signalled. Without pidfds (ENOSYS before Linux 5.3) the start time is
+  // checked again right before kill().
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  const bool no_pidfds = fd < 0 && errno == ENOSYS;
+  UniqueFd pidfd(fd);
+  if ((!pidfd.valid() && !no_pidfds) || !same_process(pid, start_ticks)) return false;
   Result<std::string> cmdline = read_whole_file(fmt("/proc/%d/cmdline", pid));
   if (!cmdline.ok() || cmdline->find("guest=" + name + std::string(1, '\0')) == std::string::npos) return false;
+  if (no_pidfds) return same_process(pid, start_ticks) && ::kill(pid, SIGKILL) == 0;
   return ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0) == 0;
 }
 

@@ -32,12 +32,13 @@ struct RuntimeStatus {
 // required (a status file exists only for an active Arrow).
 Result<RuntimeStatus> parse_runtime_status(const std::string& xml);
 
-// True when PID exists and started at START_TICKS (so a recycled pid is not
-// taken for the QEMU that had it).
+// True when PID exists, is no zombie and started at START_TICKS (so a
+// recycled pid is not taken for the QEMU that had it).
 bool same_process(int pid, uint64_t start_ticks);
 
-// SIGKILLs the QEMU of Arrow NAME at PID, through a pidfd, only when it still
-// is that process: same start time and a command line naming guest=NAME.
+// SIGKILLs the QEMU of Arrow NAME at PID, through a pidfd (kill() after a
+// last start-time check on a kernel without pidfds), only when it still is
+// that process: same start time and a command line naming guest=NAME.
 // Used when an adopted QEMU cannot be reconnected: it must not run on
 // unmanaged. True when the signal was sent.
 bool kill_unmanaged_qemu(int pid, uint64_t start_ticks, const std::string& name);

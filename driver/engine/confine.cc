@@ -57,6 +57,10 @@ Result<QemuUserChoice> choose_qemu_user(const std::optional<std::string>& config
   if (configured) {
     user = TRY(resolve_qemu_user(*configured));
   } else if (!default_account) {
+    // No fallback account, but a root daemon still says whom QEMU runs as.
+    if (euid == 0)
+      choice.warning = _("no 'user' in virtarrowd.conf, and a --root daemon has no default account: QEMU runs as "
+                         "root");
     return choice;
   } else if (Result<QemuUser> fallback = resolve_qemu_user(kDefaultQemuUser); fallback.ok()) {
     user = fallback.value();

@@ -45,7 +45,8 @@ struct QemuUserChoice {
 };
 // DEFAULT_ACCOUNT false (a daemon on a private --root, i.e. tests and
 // side-by-side instances): no fallback to the system account; QEMU runs as
-// the daemon's user unless CONFIGURED names one.
+// the daemon's user unless CONFIGURED names one (with the warning when that
+// user is root).
 Result<QemuUserChoice> choose_qemu_user(const std::optional<std::string>& configured, uid_t euid,
                                         bool default_account = true);
 

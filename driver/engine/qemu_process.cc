@@ -15,7 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <sstream>
 
 #include "driver/engine/anotify_channel.h"
 #include "driver/engine/log_file.h"
@@ -75,18 +77,54 @@ void child_setup(gpointer confinement) {
 
 }  // namespace
 
+Result<ProcStat> parse_proc_stat(std::string_view line) {
+  // comm is in parentheses and may contain anything: fields resume after the last ')'.
+  size_t close = line.rfind(')');
+  if (close == std::string_view::npos)
+    return make_error(VIR_ERR_INTERNAL_ERROR, _("cannot parse /proc/PID/stat"));
+  std::istringstream in{std::string(line.substr(close + 1))};
+  std::string field;
+  ProcStat stat;
+  uint64_t utime = 0, stime = 0;
+  // After ')': field 3 (state) is the first; utime is 14, stime 15, starttime 22.
+  for (int index = 3; index <= 22 && (in >> field); ++index) {
+    if (index == 3) stat.state = field[0];
+    if (index == 14) utime = strtoull(field.c_str(), nullptr, 10);
+    if (index == 15) stime = strtoull(field.c_str(), nullptr, 10);
+    if (index == 22) {
+      stat.start_ticks = strtoull(field.c_str(), nullptr, 10);
+      long hz = sysconf(_SC_CLK_TCK);
+      stat.cpu_time_ns = (utime + stime) * (1000000000ull / uint64_t(hz > 0 ? hz : 100));
+      return stat;
+    }
+  }
+  return make_error(VIR_ERR_INTERNAL_ERROR, _("cannot parse /proc/PID/stat"));
+}
+
+Result<ProcStat> read_proc_stat(int pid) {
+  std::string path = fmt("/proc/%d/stat", pid);
+  Result<std::string> text = read_whole_file(path);
+  if (!text.ok()) return text.error();
+  return parse_proc_stat(text.value());
+}
+
 ArrowProcess::~ArrowProcess() {
   *alive_ = false;
-  for (guint* id : {&child_watch_, &pidfd_watch_, &start_timer_, &escalate_timer_})
+  for (guint* id : {&child_watch_, &pidfd_watch_, &exit_poll_, &start_timer_, &escalate_timer_})
     if (*id) g_source_remove(*id);
   if (detached_) {
     for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &pid_path_}) path->release();
     return;
   }
-  if (!exited_ && pidfd_.valid() && !adopted_) {
+  if (!exited_ && pid_ > 0 && !adopted_) {
     // An owner that drops a running Arrow it started must not leak it; the
-    // child is reaped here since its watch is gone.
-    pidfd_send_signal(pidfd_.get(), SIGKILL);
+    // child is reaped here since its watch is gone (unreaped, its pid cannot
+    // have been reused, so kill() is safe without a pidfd).
+    if (pidfd_.valid()) {
+      pidfd_send_signal(pidfd_.get(), SIGKILL);
+    } else {
+      ::kill(pid_, SIGKILL);
+    }
     int status;
     ::waitpid(pid_, &status, 0);
   }
@@ -348,6 +386,22 @@ gboolean ArrowProcess::on_pidfd(gint, GIOCondition, gpointer self) {
   return G_SOURCE_REMOVE;
 }
 
+// An adopted QEMU without a pidfd: gone once kill(pid, 0) finds no process,
+// or the process is a zombie (its parent, not us, reaps it), or the pid now
+// belongs to a process started at another time.
+bool ArrowProcess::still_running() const {
+  if (::kill(pid_, 0) < 0 && errno == ESRCH) return false;
+  Result<ProcStat> st = read_proc_stat(pid_);
+  return st.ok() && !st->dead() && st->start_ticks == start_ticks_;
+}
+
+gboolean ArrowProcess::on_exit_poll(gpointer self) {  auto* p = static_cast<ArrowProcess*>(self);
+  if (p->still_running()) return G_SOURCE_CONTINUE;
+  p->exit_poll_ = 0;
+  p->on_child_exit(0, false);
+  return G_SOURCE_REMOVE;
+}
+
 void ArrowProcess::on_child_exit(int wait_status, bool status_known) {
   if (exited_) return;
   exited_ = true;
@@ -365,7 +419,7 @@ void ArrowProcess::on_child_exit(int wait_status, bool status_known) {
                                                       name_.c_str(), tail.empty() ? "?" : tail.c_str())));
     if (!*alive) return;
   }
-  for (guint* id : {&child_watch_, &pidfd_watch_, &start_timer_, &escalate_timer_}) {
+  for (guint* id : {&child_watch_, &pidfd_watch_, &exit_poll_, &start_timer_, &escalate_timer_}) {
     if (*id) g_source_remove(*id);
     *id = 0;
   }
@@ -416,7 +470,16 @@ gboolean ArrowProcess::on_escalate(gpointer self) {
 
 void ArrowProcess::send_signal(int sig) {
   // Through the pidfd, so a recycled pid is never signalled.
-  if (pidfd_.valid()) pidfd_send_signal(pidfd_.get(), sig);
+  if (pidfd_.valid()) {
+    pidfd_send_signal(pidfd_.get(), sig);
+    return;
+  }
+  // No pidfd (a kernel before 5.3). Our own child keeps its pid until we
+  // reap it, which marks it exited; an adopted QEMU is signalled only while
+  // its start time still matches (the window between the check and kill()
+  // is the one libvirt accepts too).
+  if (exited_ || pid_ <= 0 || (adopted_ && !still_running())) return;
+  ::kill(pid_, sig);
 }
 
 Status ArrowProcess::console_write(std::span<const uint8_t> bytes) {
@@ -444,16 +507,25 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::adopt(pid_t pid, const std::
   p->adopted_ = true;
   p->callbacks_ = std::move(callbacks);
   // Open the pidfd first: it pins this process, so the check below and every
-  // later signal concern the same one.
-  p->pidfd_.reset(pidfd_open(pid));
-  if (!p->pidfd_.valid()) {
+  // later signal concern the same one. Without pidfds (ENOSYS before Linux
+  // 5.3) the start time identifies the process instead, read before and
+  // after its command line.
+  const int pidfd = pidfd_open(pid);
+  const int pidfd_errno = errno;
+  p->pidfd_.reset(pidfd);
+  Result<ProcStat> before = read_proc_stat(pid);
+  if ((!p->pidfd_.valid() && pidfd_errno == ESRCH) || !before.ok() || before->dead()) {
     return make_error(VIR_ERR_OPERATION_FAILED, fmt(_("QEMU of Arrow '%1$s' (pid %2$d) is gone"), name.c_str(), pid));
   }
+  p->start_ticks_ = before->start_ticks;
   std::string cmdline;
   {
     UniqueFd fd(::open(fmt("/proc/%d/cmdline", pid).c_str(), O_RDONLY | O_CLOEXEC));
     char buf[4096];
     for (ssize_t n; fd.valid() && (n = ::read(fd.get(), buf, sizeof buf)) > 0;) cmdline.append(buf, static_cast<size_t>(n));
+  }
+  if (!p->pidfd_.valid() && !p->still_running()) {
+    return make_error(VIR_ERR_OPERATION_FAILED, fmt(_("QEMU of Arrow '%1$s' (pid %2$d) is gone"), name.c_str(), pid));
   }
   if (cmdline.find(std::string("guest=") + name + '\0') == std::string::npos) {
     return make_error(VIR_ERR_OPERATION_FAILED,
@@ -469,7 +541,11 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::adopt(pid_t pid, const std::
   p->anotify_path_ = UniquePath(paths.anotify());
   if (p->stdout_) p->stdout_path_ = UniquePath(paths.stdout_port());
   p->pid_path_ = UniquePath(paths.pid_file());
-  p->pidfd_watch_ = g_unix_fd_add(p->pidfd_.get(), G_IO_IN, on_pidfd, p.get());
+  if (p->pidfd_.valid()) {
+    p->pidfd_watch_ = g_unix_fd_add(p->pidfd_.get(), G_IO_IN, on_pidfd, p.get());
+  } else {
+    p->exit_poll_ = g_timeout_add(kExitPollMs, on_exit_poll, p.get());
+  }
   p->start_timer_ = g_timeout_add(kStartTimeoutMs, on_start_timeout, p.get());
   return p;
 }

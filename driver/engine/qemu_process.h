@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "anotify/anotify_decoder.h"
 #include "domain-xml/arrow_def.h"
@@ -38,6 +39,21 @@ struct RuntimePaths {
   std::string pid_file() const { return dir + "/qemu.pid"; }
 };
 
+// Process facts for stats, the runtime status and telling a process from a
+// later one with the same pid: the state (field 3: 'Z' a zombie, 'X' dead),
+// the start time (clock ticks since boot, field 22) and user+system CPU time
+// (fields 14+15) of PID from /proc/PID/stat.
+struct ProcStat {
+  char state = '?';
+  uint64_t start_ticks = 0;
+  uint64_t cpu_time_ns = 0;
+  bool dead() const { return state == 'Z' || state == 'X' || state == 'x'; }
+};
+Result<ProcStat> read_proc_stat(int pid);
+// The pure parser of one /proc/PID/stat line (the comm field may hold spaces
+// and parentheses).
+Result<ProcStat> parse_proc_stat(std::string_view line);
+
 // How QEMU ended. An adopted QEMU is not our child: its status is unknown.
 struct ProcessExit {
   bool status_known = false;
@@ -46,6 +62,9 @@ struct ProcessExit {
 
 class ArrowProcess {
  public:
+  // How often an adopted QEMU is looked at when the kernel has no pidfds.
+  static constexpr unsigned kExitPollMs = 250;
+
   struct Callbacks {
     // Once: OK when QMP is negotiated and the guest runs (after 'cont'; for
     // adopt(), once QMP is negotiated), or the error that stopped the start
@@ -75,7 +94,10 @@ class ArrowProcess {
 
   // Takes over a QEMU started by an earlier instance: PID must be a live
   // process whose command line names guest=NAME; reconnects to the sockets
-  // in PATHS. Exit is detected through a pidfd (no status).
+  // in PATHS. Exit is detected through a pidfd (no status); on a kernel
+  // without pidfd_open (before Linux 5.3) by polling the pid every
+  // kExitPollMs, which must still be alive, not a zombie, and have the start
+  // time it had when adopted, and signals go by kill() after the same check.
   static Result<std::unique_ptr<ArrowProcess>> adopt(pid_t pid, const std::string& name, const RuntimePaths& paths,
                                                      const std::string& log_path, Callbacks callbacks);
 
@@ -122,6 +144,8 @@ class ArrowProcess {
   static gboolean on_escalate(gpointer self);
   static void on_child_watch(GPid pid, gint wait_status, gpointer self);
   static gboolean on_pidfd(gint fd, GIOCondition cond, gpointer self);
+  static gboolean on_exit_poll(gpointer self);
+  bool still_running() const;  // an adopted QEMU without a pidfd
   void write_pid_file();
 
   std::string name_;
@@ -131,6 +155,7 @@ class ArrowProcess {
   long log_start_ = 0;  // log size at spawn: QEMU's errors are after it
   pid_t pid_ = -1;
   UniqueFd pidfd_;
+  uint64_t start_ticks_ = 0;  // an adopted QEMU's start time (/proc/PID/stat)
   bool adopted_ = false;
   bool detached_ = false;
   bool exited_ = false;
@@ -139,6 +164,7 @@ class ArrowProcess {
   unsigned kill_after_ms_ = 3000;
   guint child_watch_ = 0;
   guint pidfd_watch_ = 0;
+  guint exit_poll_ = 0;  // instead of pidfd_watch_ when there is no pidfd
   guint start_timer_ = 0;
   guint escalate_timer_ = 0;
   Callbacks callbacks_;

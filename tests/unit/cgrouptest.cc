@@ -160,10 +160,13 @@ class CgroupTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(fallback.ok());
     CPPUNIT_ASSERT(fallback->user ? fallback->user->name == kDefaultQemuUser
                                   : fallback->warning.find(kDefaultQemuUser) != std::string::npos);
-    // A --root instance has no default account: it runs QEMU as itself, quietly,
-    // but still switches to a configured user.
+    // A --root instance has no default account: as root it runs QEMU as root
+    // and says so, but still switches to a configured user.
     Result<QemuUserChoice> private_root = choose_qemu_user(std::nullopt, 0, false);
-    CPPUNIT_ASSERT(private_root.ok() && !private_root->user && private_root->warning.empty());
+    CPPUNIT_ASSERT(private_root.ok() && !private_root->user);
+    CPPUNIT_ASSERT(private_root->warning.find("QEMU runs as root") != std::string::npos);
+    Result<QemuUserChoice> private_session = choose_qemu_user(std::nullopt, 1000, false);
+    CPPUNIT_ASSERT(private_session.ok() && !private_session->user && private_session->warning.empty());
     Result<QemuUserChoice> private_nobody = choose_qemu_user(std::string("nobody"), 0, false);
     CPPUNIT_ASSERT(private_nobody.ok() && private_nobody->user && private_nobody->user->name == "nobody");
     // An unprivileged daemon cannot switch: a warning only when asked to.
