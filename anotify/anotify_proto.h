@@ -27,7 +27,7 @@ enum anotify_type {
   ANOTIFY_APP_STARTED = 2,  /* payload: u32 pid */
   ANOTIFY_APP_EXITED = 3,   /* payload: i32 exit status (-1 if signalled), i32 signal (0 if exited) */
   ANOTIFY_ERROR = 4,        /* payload: UTF-8 text, not NUL-terminated */
-  ANOTIFY_OOM = 5,          /* payload: u32 pid of the killed process (0 if unknown) */
+  ANOTIFY_OOM = 5,          /* payload: u32 pid of the killed process (0 if unknown), u32 ANOTIFY_OOM_BY_* */
   ANOTIFY_HEARTBEAT = 6,    /* payload: u64 uptime_ms */
   /* Host -> guest (the port is bidirectional): */
   ANOTIFY_SHUTDOWN = 7,     /* payload: u32 grace_ms; SIGTERM the application, SIGKILL after grace */
@@ -36,6 +36,10 @@ enum anotify_type {
   ANOTIFY_OUTPUT_END = 9,   /* guest -> host; payload: u64 bytes ainit wrote to the stdout port in all */
   ANOTIFY_OUTPUT_ACK = 10   /* host -> guest; empty: the host has read all of them */
 };
+
+/* Who ended an OOM victim (second field of ANOTIFY_OOM; absent means the kernel). */
+#define ANOTIFY_OOM_BY_KERNEL 0 /* the kernel's OOM killer */
+#define ANOTIFY_OOM_BY_INIT 1   /* ainit, on sustained memory pressure (kernel/ainit_oom.c) */
 
 #define ANOTIFY_STDOUT_PORT_NAME "org.arrow.stdout.0"
 

@@ -16,6 +16,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.p
 
 import apptest  # noqa: E402
 from apps_cases import CASES  # noqa: E402
+from arrowtest import Failures  # noqa: E402
+from daemon import Daemon  # noqa: E402
 
 
 def installed(case):
@@ -29,8 +31,8 @@ def row(cells, widths):
 def main():
     names = sys.argv[1:] or list(CASES)
     results = []
-    checks = apptest.Checks()
-    with apptest.Daemon() as daemon:
+    checks = Failures()
+    with Daemon(prefix="arrow-apps-", args=()).start() as daemon:
         for name in names:
             case = CASES[name]
             if not installed(case):

@@ -12,11 +12,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests", "lib"))
+from arrowtest import ARROW  # noqa: E402
 from daemon import Daemon  # noqa: E402
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 7
-BUILDDIR = os.environ.get("ARROW_BUILDDIR", os.getcwd())
-ARROW = os.path.join(BUILDDIR, "virsh-ext", "arrow")
 PROGRAMS = [["/bin/echo", "hello"], ["/usr/bin/python3", "-c", "print('hello')"]]
 
 

@@ -16,8 +16,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.p
 import arrowtest as at  # noqa: E402
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 7
-KDIR = os.environ.get("ARROW_KERNEL_DIR", os.path.join(at.BUILDDIR, "kernel"))
-LAUNCH = os.path.join(at.BUILDDIR, "driver", "engine", "arrow-launch")
+KDIR = at.KERNEL_DIR
+LAUNCH = at.LAUNCH
 APP = "/usr/bin/true"
 
 

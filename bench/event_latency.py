@@ -28,7 +28,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests", "lib"))
 import libvirt  # noqa: E402
 
-from dbus_bus import Daemon, remove_root, temp_root, wait_for  # noqa: E402
+from arrowtest import wait_for  # noqa: E402
+from daemon import Daemon  # noqa: E402
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 MARK = "ARROW-EXIT-MARK"
@@ -51,7 +52,7 @@ class Events:
     def wait(self, name, event, detail, timeout=60):
         def found():
             return next((t for n, e, d, t in self.seen if (n, e, d) == (name, event, detail)), None)
-        return wait_for(found, timeout, f"event {event}/{detail} for {name}")
+        return wait_for(found, timeout, f"event {event}/{detail} for {name}", interval=0.01)
 
 
 def marker_time(log_path, timeout=60):
@@ -96,18 +97,15 @@ def host_process():
 
 
 def main():
-    root = temp_root("arrow-bench-")
-    daemon = Daemon(root, "unix:path=/nonexistent", extra_env={"VIRTARROWD_DBUS": "none"})
+    daemon = Daemon(prefix="arrow-bench-", env={"VIRTARROWD_DBUS": "none"}).start()
     try:
-        conn = libvirt.open(daemon.uri)
+        conn = daemon.conn
         events = Events(conn)
-        guest = [guest_exit(conn, events, root, i) for i in range(RUNS)]
+        guest = [guest_exit(conn, events, daemon.root, i) for i in range(RUNS)]
         destroyed = [destroy(conn, events, i) for i in range(RUNS)]
         native = [host_process() for _ in range(RUNS)]
-        conn.close()
     finally:
         daemon.stop()
-        remove_root(root)
     med = statistics.median
     print(__doc__.split("\n\n")[1])
     print(f"\nmedian of {RUNS} runs (ms):")

@@ -11,45 +11,34 @@ ARROW_VALGRIND_SECONDS=0 to skip the valgrind run."""
 import os
 import re
 import shutil
-import subprocess
 import sys
+import tempfile
 import time
 
-TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests")
-sys.path.insert(0, os.path.join(TESTS, "lib"))
-sys.path.insert(0, os.path.join(TESTS, "integration", "driver"))
-import load  # noqa: E402  (tests/integration/driver/load.py)
-from daemon import DAEMON, Daemon, wait_for  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests", "lib"))
+import loadgen  # noqa: E402
+from arrowtest import remove_tree  # noqa: E402
+from daemon import Daemon  # noqa: E402
 
 
-class ValgrindDaemon(Daemon):
-    """The same private daemon, run by valgrind's memcheck (same pid)."""
-
-    def __init__(self):
-        super().__init__(prefix="arrow-load-vg-")
-        self.vg_log = os.path.join(self.root, "valgrind.log")
-
-    def start(self, timeout=120):
-        env = dict(os.environ, G_SLICE="always-malloc", G_DEBUG="gc-friendly")
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                ["valgrind", "--tool=memcheck", "--leak-check=full", "--show-leak-kinds=definite,indirect",
-                 "--errors-for-leak-kinds=definite", "--track-fds=no", f"--log-file={self.vg_log}",
-                 DAEMON, "--root", self.root], stdout=log, stderr=subprocess.STDOUT, env=env)
-        wait_for(lambda: os.path.exists(self.socket) or self.proc.poll() is not None, timeout,
-                 "virtarrowd under valgrind")
-        if self.proc.poll() is not None:
-            raise AssertionError(f"virtarrowd under valgrind exited:\n{self.log_tail()}")
-        return self
-
-    def finish(self):
-        """Stops the daemon cleanly (SIGTERM) and returns valgrind's report."""
-        self.proc.terminate()
-        self.proc.wait(300)
-        with open(self.vg_log, errors="replace") as f:
-            report = f.read()
-        self.stop()
-        return report
+def valgrind_run(seconds):
+    """The load on a virtarrowd run by valgrind's memcheck (same pid), stopped
+    cleanly (SIGTERM); (the load's result, valgrind's report)."""
+    work = tempfile.mkdtemp(prefix="arrow-load-vg-")
+    vg_log = os.path.join(work, "valgrind.log")
+    d = Daemon(root=os.path.join(work, "root"), args=(), env={"G_SLICE": "always-malloc", "G_DEBUG": "gc-friendly"},
+               wrapper=["valgrind", "--tool=memcheck", "--leak-check=full", "--show-leak-kinds=definite,indirect",
+                        "--errors-for-leak-kinds=definite", "--track-fds=no", f"--log-file={vg_log}"])
+    d.stop_timeout = 300
+    try:
+        d.start(timeout=120)
+        result = loadgen.run_load(d, seconds)
+        d.stop()
+        with open(vg_log, errors="replace") as f:
+            return result, f.read()
+    finally:
+        d.stop()
+        remove_tree(work)
 
 
 def summary(report):
@@ -62,24 +51,12 @@ def main():
     seconds = float(os.environ.get("ARROW_LOAD_SECONDS", "120"))
     vg_seconds = float(os.environ.get("ARROW_VALGRIND_SECONDS", "30"))
     failed = False
-    print(f"== load: {load.CLIENTS} clients for {seconds:.0f} s against virtarrowd")
-    d = Daemon(prefix="arrow-load-").start()
-    try:
-        problems = load.check(load.run_load(d, seconds))
-    finally:
-        d.stop()
-    for p in problems:
-        print(f"FAIL: {p}")
-    failed |= bool(problems)
+    print(f"== load: {loadgen.CLIENTS} clients for {seconds:.0f} s against virtarrowd")
+    failed |= bool(loadgen.run_checked(seconds))
     if vg_seconds > 0 and shutil.which("valgrind"):
-        print(f"== memcheck: {load.CLIENTS} clients for {vg_seconds:.0f} s against virtarrowd under valgrind")
-        vd = ValgrindDaemon().start()
-        try:
-            started = time.monotonic()
-            result = load.run_load(vd, vg_seconds)
-            report = vd.finish()
-        finally:
-            vd.stop()
+        print(f"== memcheck: {loadgen.CLIENTS} clients for {vg_seconds:.0f} s against virtarrowd under valgrind")
+        started = time.monotonic()
+        result, report = valgrind_run(vg_seconds)
         print(f"# valgrind run took {time.monotonic() - started:.0f} s; errors: {len(result['errors'])}")
         for line in summary(report):
             print(f"# {line}")

@@ -8,18 +8,17 @@ virtarrowd/libvirtd (target: >= 1)."""
 
 import argparse
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 import libvirt
 
-BUILDDIR = os.environ.get("ARROW_BUILDDIR", os.getcwd())
-REAL_DAEMON = os.path.join(BUILDDIR, "driver", "daemon", "virtarrowd")
-FAKE_DAEMON = os.path.join(BUILDDIR, "tests", "unit", "virtarrowd-fake")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests", "lib"))
+from arrowtest import DAEMON, FAKE_DAEMON  # noqa: E402
+from daemon import Daemon, Service  # noqa: E402
+
 LIBVIRTD = "/usr/sbin/libvirtd"
 
 ARROW_XML = """<domain type='arrow'>
@@ -40,41 +39,10 @@ TEST_XML = """<domain type='test'>
 </domain>"""
 
 
-class Process:
-    """A daemon started for the benchmark, stopped with SIGTERM (then SIGKILL)."""
-
-    def __init__(self, argv, log_path, env=None):
-        self.log = open(log_path, "w+")
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True)
-
-    def wait_for(self, path, what):
-        deadline = time.time() + 30
-        while not os.path.exists(path):
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.log.seek(0)
-                raise RuntimeError(f"{what} did not start:\n{self.log.read()}")
-            time.sleep(0.02)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
 def start_virtarrowd(tmp):
-    daemon = REAL_DAEMON if os.access(REAL_DAEMON, os.X_OK) else FAKE_DAEMON
-    root = os.path.join(tmp, "arrow")
-    p = Process([daemon, "--root", root], os.path.join(tmp, "virtarrowd.log"))
-    sock = os.path.join(root, "virtarrowd-sock")
-    p.wait_for(sock, "virtarrowd")
-    label = "virtarrowd" if daemon == REAL_DAEMON else "virtarrowd-fake"
-    return p, "arrow+unix:///system?socket=" + sock, label
+    daemon = DAEMON if os.access(DAEMON, os.X_OK) else FAKE_DAEMON
+    d = Daemon(root=os.path.join(tmp, "arrow"), program=daemon, args=()).start(timeout=30)
+    return d, d.uri, os.path.basename(daemon)
 
 
 def start_libvirtd(tmp):
@@ -93,10 +61,9 @@ def start_libvirtd(tmp):
     # A session daemon (not root) would look in XDG directories: keep them here.
     for var in ("XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
         env[var] = os.path.join(tmp, "libvirtd-" + var.lower())
-    p = Process([LIBVIRTD, "-f", conf, "-p", os.path.join(tmp, "libvirtd.pid")],
-                os.path.join(tmp, "libvirtd.log"), env)
     sock = os.path.join(sock_dir, "libvirt-sock")
-    p.wait_for(sock, "libvirtd")
+    p = Service([LIBVIRTD, "-f", conf, "-p", os.path.join(tmp, "libvirtd.pid")], sock,
+                os.path.join(tmp, "libvirtd.log"), env).start(timeout=30)
     return p, "test+unix:///default?socket=" + sock
 
 

@@ -1,7 +1,8 @@
 // Host capabilities (virConnectGetCapabilities) and domain capabilities
 // (virConnectGetDomainCapabilities) XML, shaped as libvirt shapes them and
-// as virt-manager, virt-install and Nova read them (see
-// shared/reference/clients.md §1.7). The formatters are pure: the host's
+// as virt-manager, virt-install and Nova read them (the elements each of
+// them reads are checked by tests/unit/capabilitiestest.cc and the client
+// tests). The formatters are pure: the host's
 // facts come in a HostInfo, so the output is golden-testable.
 #pragma once
 

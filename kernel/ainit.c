@@ -29,6 +29,8 @@ struct ainit {
   struct anotify an;
   int sigfd;          /* SIGCHLD and SIGIO */
   int kmsg;           /* /dev/kmsg, read for the OOM killer's reports; -1 if absent */
+  struct oom_watch oom; /* memory pressure (ainit_oom.c) */
+  int oom_killed;     /* ainit ended the guest's processes for want of memory */
   pid_t app;          /* the application (leader of its session and group) */
   int app_done;       /* the application was reaped; app_status holds its wait status */
   int app_status;
@@ -246,10 +248,24 @@ static void check_oom(struct ainit *s) {
     const char *text = strchr(rec, ';'); /* "prio,seq,usec,flags;text" */
     const char *victim = text ? strstr(text, "Killed process ") : NULL;
     if (!victim) continue;
-    unsigned char pid[4];
-    put32(pid, (uint32_t)strtoul(victim + 15, NULL, 10));
-    anotify_send(&s->an, ANOTIFY_OOM, pid, sizeof pid, 1);
+    unsigned char payload[8];
+    put32(payload, (uint32_t)strtoul(victim + 15, NULL, 10));
+    put32(payload + 4, ANOTIFY_OOM_BY_KERNEL);
+    anotify_send(&s->an, ANOTIFY_OOM, payload, sizeof payload, 1);
   }
+}
+
+/* The guest is out of memory but the kernel's OOM killer has not acted
+ * (ainit_oom.c): every process but PID 1 is killed at once, which frees the
+ * memory soonest (the guest ends with the application anyway), and the
+ * application is reported as an OOM victim, as the kernel's would be. */
+static void oom_kill(struct ainit *s) {
+  unsigned char payload[8];
+  s->oom_killed = 1;
+  kill(-1, SIGKILL);
+  put32(payload, (uint32_t)s->app);
+  put32(payload + 4, ANOTIFY_OOM_BY_INIT);
+  anotify_send(&s->an, ANOTIFY_OOM, payload, sizeof payload, 1);
 }
 
 /* Signals the application's process group (or the process alone if it left
@@ -309,9 +325,15 @@ static void supervise(struct ainit *s) {
     int timeout = timeout_until(now, next_hb, -1);
     timeout = timeout_until(now, s->kill_at, timeout);
     if (!s->an.connected && s->an.outlen) timeout = timeout_until(now, now + 200, timeout);
-    struct pollfd p[4] = {{s->sigfd, POLLIN, 0}, {s->kmsg, POLLIN, 0},
-                          {s->an.fd >= 0 && s->an.connected ? s->an.fd : -1, POLLIN, 0}, output_pollfd(&s->out)};
-    int n = poll(p, 4, timeout); /* negative fds are skipped */
+    struct pollfd p[5] = {{s->sigfd, POLLIN, 0}, {s->kmsg, POLLIN, 0},
+                          {s->an.fd >= 0 && s->an.connected ? s->an.fd : -1, POLLIN, 0}, output_pollfd(&s->out),
+                          {s->oom_killed ? -1 : s->oom.fd, POLLPRI, 0}};
+#ifdef AINIT_OOM_TRACE /* measuring (BOOT.md, "Out of memory"): a sample every 250 ms */
+    static uint64_t next_trace;
+    if (now >= next_trace) oom_trace(), next_trace = now + 250;
+    timeout = timeout_until(now, next_trace, timeout);
+#endif
+    int n = poll(p, 5, timeout); /* negative fds are skipped */
     if (n > 0 && p[3].revents) output_step(&s->out, p[3].revents);
     /* The kernel log first: an OOM report precedes the victim's reaping. */
     if (n > 0 && p[1].revents) check_oom(s);
@@ -319,6 +341,7 @@ static void supervise(struct ainit *s) {
     if (n > 0 && (p[2].revents & POLLIN)) anotify_receive(&s->an, on_host_frame, s);
     if (n > 0 && (p[2].revents & POLLHUP)) s->an.connected = 0;
     now = uptime_ms();
+    if (n > 0 && p[4].revents && oom_check(&s->oom, p[4].revents, now)) oom_kill(s);
     if (!s->an.connected && s->an.outlen) anotify_refresh(&s->an);
     if (s->kill_at && now >= s->kill_at) {
       signal_app(s, SIGKILL);
@@ -387,7 +410,7 @@ static void setup(struct ainit *s, uint64_t boot_ms) {
 }
 
 int main(void) {
-  static struct ainit s = {.sigfd = -1, .kmsg = -1, .an = {.fd = -1},
+  static struct ainit s = {.sigfd = -1, .kmsg = -1, .an = {.fd = -1}, .oom = {.fd = -1},
                            .out = {.pipe_rd = -1, .pipe_wr = -1, .port = -1}};
   uint64_t boot_ms = uptime_ms();
   sigset_t set;
@@ -402,6 +425,7 @@ int main(void) {
   setup(&s, boot_ms);
   if (s.sigfd < 0) fatal(&s, "signalfd failed");
   open_kmsg(&s);
+  oom_open(&s.oom);
   start_app(&s);
   supervise(&s);
   finish(&s);

@@ -92,6 +92,22 @@ void anotify_drain(struct anotify *a, int timeout_ms);
  * garbage and frames of unknown version. */
 void anotify_receive(struct anotify *a, anotify_handler handler, void *ctx);
 
+/* --- ainit_oom.c: out of memory by pressure (PSI), before the guest livelocks. --- */
+
+struct oom_watch {
+  int fd;           /* /proc/pressure/memory with a trigger armed (POLLPRI); -1 without PSI */
+  unsigned strikes; /* trigger reports in a row with little memory available */
+  uint64_t last_ms; /* uptime_ms of the last report */
+};
+/* Arms the PSI trigger; logs and leaves fd at -1 when the kernel has none. */
+void oom_open(struct oom_watch *w);
+/* After poll reported REVENTS on w->fd: returns 1 (and logs why) when the
+ * guest is out of memory. */
+int oom_check(struct oom_watch *w, short revents, uint64_t now);
+#ifdef AINIT_OOM_TRACE
+void oom_trace(void);
+#endif
+
 /* Milliseconds since boot (CLOCK_BOOTTIME). */
 uint64_t uptime_ms(void);
 

@@ -56,6 +56,15 @@ struct TypedParam {
   std::string s;
 };
 
+// A typed parameter of an integer type (Int, UInt, LLong, ULLong, Boolean).
+inline TypedParam typed_param(std::string field, TypedParam::Type type, int64_t value) {
+  TypedParam p;
+  p.field = std::move(field);
+  p.type = type;
+  p.i = value;
+  return p;
+}
+
 struct DomainStatsRecord {
   DomainRef dom;
   std::vector<TypedParam> params;

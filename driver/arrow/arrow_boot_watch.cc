@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "driver/arrow/arrow_driver.h"
+#include "driver/engine/log_file.h"
 #include "util/fd.h"
 #include "util/i18n.h"
 
@@ -32,10 +33,10 @@ void ArrowDriver::on_boot_timeout(const DomainPtr& dom) {
 }
 
 void ArrowDriver::note_in_log(const DomainPtr& dom, const std::string& text) {
-  const std::string path = conf_.log_dir + "/" + dom->name() + ".log";
+  const std::string path = log_path(dom->name());
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (!fd.valid()) return;  // best effort: the daemon's log has it too
-  const std::string line = "== " + text + " ==\n";
+  const std::string line = kLogMark + text + " ==\n";
   ssize_t n = ::write(fd.get(), line.data(), line.size());
   (void)n;
 }

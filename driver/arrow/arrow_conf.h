@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "driver/engine/confine.h"
+#include "driver/engine/log_file.h"
 #include "driver/engine/qemu_process.h"  // ProcStat, read_proc_stat
 #include "driver/api/driver_api.h"
 #include "util/result.h"
@@ -34,6 +35,8 @@ struct ArrowConf {
   std::optional<QemuUser> qemu_user;
   // Parent of the Arrows' cgroup v2 leaves (arrow_cgroup.h); empty: none.
   std::string cgroup_parent;
+  // Each Arrow's log: rotated past max_bytes, keep files kept (log_file.h).
+  LogPolicy log_policy;
 };
 
 // Where the kernel and initramfs are: $ARROW_KERNEL_DIR (the build tree, set

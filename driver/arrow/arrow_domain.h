@@ -16,20 +16,13 @@
 #include "anotify/anotify_decoder.h"
 #include "driver/arrow/arrow_boot_watch.h"
 #include "driver/engine/confine.h"
+#include "driver/engine/qemu_process.h"
 #include "driver/api/driver_api.h"
 #include "driver/arrow/arrow_events.h"
 #include "driver/arrow/arrow_state.h"
 #include "util/result.h"
 
 namespace arrow {
-
-// Why QEMU went away, as the engine saw it.
-enum class ExitCause {
-  Poweroff,  // the guest powered off (ainit, after the application ended)
-  Killed,    // the launcher was asked to kill it
-  Failed,    // QEMU died on its own (signal, error exit, lost monitor)
-  Panicked,  // the guest kernel panicked
-};
 
 // Everything the engine needs to run one Arrow.
 struct LaunchSpec {
@@ -44,6 +37,7 @@ struct LaunchSpec {
   unsigned shutdown_grace_ms = 0;
   std::optional<QemuUser> qemu_user;  // QEMU drops to it before exec; nullopt: stays the daemon's user
   std::string cgroup_parent;          // where its cgroup leaf goes; empty: no cgroup
+  LogPolicy log_policy;               // the log's rotation
 };
 
 // Notifications from a running Arrow. Contract: invoked from the main loop,
@@ -53,9 +47,8 @@ struct LaunchSpec {
 // run exactly once (with an error when QEMU went away first); start's may
 // run before start() returns.
 struct LaunchEvents {
-  std::function<void(int status, int signal)> app_exited;  // Anotify: the application ended
-  std::function<void(const AnotifyEvent&)> anotify;        // every other Anotify message
-  std::function<void(ExitCause cause)> exited;
+  std::function<void(const AnotifyEvent&)> anotify;  // every Anotify message from the guest
+  std::function<void(ExitCause cause)> exited;       // why QEMU went away (the engine decides)
   std::function<void(std::span<const uint8_t>)> console;  // guest console output (already logged)
 };
 
@@ -95,7 +88,8 @@ class ArrowLauncher {
 
 using LauncherFactory = std::function<std::unique_ptr<ArrowLauncher>(const LaunchSpec&, LaunchEvents)>;
 
-// The factory the shipped daemon uses: one engine ArrowProcess per start.
+// The factory the shipped daemon uses: one engine ArrowProcess per start
+// (arrow_launcher.cc).
 LauncherFactory make_process_launcher_factory();
 
 // What a stop in progress was asked for, to tell the exit's meaning.

@@ -1,5 +1,5 @@
 // The Arrow driver's entry points: registry, lifecycle jobs, persistence and
-// events (see arrow_driver.h, and THREADS.md for the shape every
+// events (see arrow_driver.h, and ARCHITECTURE.md, "Threads", for the shape every
 // state-changing entry point follows).
 #include "driver/arrow/arrow_driver.h"
 
@@ -61,22 +61,6 @@ constexpr unsigned kXmlFlags = VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_INACTIVE |
                                VIR_DOMAIN_XML_MIGRATABLE;
 constexpr unsigned kSupportedStats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
                                      VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU;
-
-TypedParam ullong_param(std::string field, uint64_t value) {
-  TypedParam p;
-  p.field = std::move(field);
-  p.type = TypedParam::Type::ULLong;
-  p.i = static_cast<int64_t>(value);
-  return p;
-}
-
-TypedParam int_param(std::string field, int value, TypedParam::Type type = TypedParam::Type::Int) {
-  TypedParam p;
-  p.field = std::move(field);
-  p.type = type;
-  p.i = value;
-  return p;
-}
 
 }  // namespace
 
@@ -243,6 +227,8 @@ void ArrowDriver::log(const std::string& line) const { options_.log(line); }
 std::string ArrowDriver::config_path(const std::string& name) const { return conf_.config_dir + "/" + name + ".xml"; }
 
 std::string ArrowDriver::status_path(const std::string& name) const { return conf_.run_dir + "/" + name + ".xml"; }
+
+std::string ArrowDriver::log_path(const std::string& name) const { return conf_.log_dir + "/" + name + ".log"; }
 
 Status ArrowDriver::save_config(const ArrowDef& def) {
   return write_file_atomic(config_path(def.name), format_domain_xml(def, FORMAT_INACTIVE), 0600);
@@ -415,31 +401,15 @@ Result<std::unique_ptr<ArrowLauncher>> ArrowDriver::make_launcher(const DomainPt
   spec.kernel = dom->def.kernel.empty() ? conf_.kernel : dom->def.kernel;
   spec.initramfs = conf_.initramfs;
   spec.run_dir = conf_.run_dir + "/" + dom->name();
-  spec.log_path = conf_.log_dir + "/" + dom->name() + ".log";
+  spec.log_path = log_path(dom->name());
   std::optional<unsigned> heartbeat = TRY(metadata_heartbeat(dom->def));
   spec.heartbeat_s = heartbeat.value_or(conf_.heartbeat_s);
   spec.shutdown_grace_ms = conf_.shutdown_grace_ms;
   spec.qemu_user = conf_.qemu_user;
   spec.cgroup_parent = conf_.cgroup_parent;
+  spec.log_policy = conf_.log_policy;
   dom->anotify.heartbeat_s = spec.heartbeat_s;
-  std::weak_ptr<ArrowDomain> weak = dom;
-  LaunchEvents events;
-  events.app_exited = [this, weak](int status, int signal) {
-    if (DomainPtr d = weak.lock()) on_app_exited(d, status, signal);
-  };
-  events.anotify = [this, weak](const AnotifyEvent& ev) {
-    DomainPtr d = weak.lock();
-    if (!d) return;
-    on_anotify(d, ev);
-    if (std::holds_alternative<AnotifyAppStarted>(ev)) consoles_.set_app_running(uuid_format(d->def.uuid), true);
-  };
-  events.exited = [this, weak](ExitCause cause) {
-    if (DomainPtr d = weak.lock()) on_exited(d, cause);
-  };
-  events.console = [this, weak](std::span<const uint8_t> bytes) {
-    if (DomainPtr d = weak.lock()) consoles_.output(uuid_format(d->def.uuid), bytes);
-  };
-  return options_.launcher_factory(spec, std::move(events));
+  return options_.launcher_factory(spec, launch_events(dom));
 }
 
 // STARTED/BOOTED waits for the application (Anotify APP_STARTED), except
@@ -471,20 +441,33 @@ void ArrowDriver::retire_launcher(const DomainPtr& dom) {
   dom->qemu_start_ticks = 0;
 }
 
+// The shape of every state-changing entry point but start: look up REF →
+// begin the OP job → (inside it) the Arrow still exists and the state table
+// allows OP → ACT, which owns the job from then on (it calls finish_job and
+// DONE). A refusal, or an IDEMPOTENT operation whose state is already
+// reached, ends the job and answers at once.
+void ArrowDriver::state_job(const DomainRef& ref, DomainOp op, bool idempotent, Reply<void> done,
+                            std::function<void(const DomainPtr&)> act) {
+  Result<DomainPtr> found = find(ref);
+  if (!found.ok()) return done(found.error());
+  DomainPtr dom = found.value();
+  dom->begin_job(op, [this, dom, op, idempotent, done, act = std::move(act)] {
+    bool already = false;
+    Status st = dom->removed ? Status(no_domain(dom->ref())) : check_state(op, dom->state, idempotent ? &already : nullptr);
+    if (!st.ok() || already) {
+      finish_job(dom);
+      return done(st);
+    }
+    act(dom);
+  });
+}
+
 void ArrowDriver::domain_destroy(const DomainRef& ref, unsigned flags, Reply<void> done) {
   if (Status st = check_flags(flags, VIR_DOMAIN_DESTROY_GRACEFUL | VIR_DOMAIN_DESTROY_REMOVE_LOGS,
                               "virDomainDestroyFlags");
       !st.ok())
     return done(st.error());
-  Result<DomainPtr> found = find(ref);
-  if (!found.ok()) return done(found.error());
-  DomainPtr dom = found.value();
-  dom->begin_job(DomainOp::Destroy, [this, dom, done] {
-    Status st = dom->removed ? Status(no_domain(dom->ref())) : check_state(DomainOp::Destroy, dom->state);
-    if (!st.ok()) {
-      finish_job(dom);
-      return done(st);
-    }
+  state_job(ref, DomainOp::Destroy, false, done, [this, done](const DomainPtr& dom) {
     // Completed by on_exited once QEMU is reaped.
     dom->stop_intent = StopIntent::Destroy;
     dom->stop_waiters.push_back([this, dom, done](Status result) {
@@ -497,17 +480,10 @@ void ArrowDriver::domain_destroy(const DomainRef& ref, unsigned flags, Reply<voi
 
 void ArrowDriver::domain_shutdown(const DomainRef& ref, unsigned flags, Reply<void> done) {
   if (Status st = check_flags(flags, kShutdownModes, "virDomainShutdownFlags"); !st.ok()) return done(st.error());
-  Result<DomainPtr> found = find(ref);
-  if (!found.ok()) return done(found.error());
-  DomainPtr dom = found.value();
-  dom->begin_job(DomainOp::Shutdown, [this, dom, done] {
-    bool already = false;
-    Status st = dom->removed ? Status(no_domain(dom->ref())) : check_state(DomainOp::Shutdown, dom->state, &already);
-    if (st.ok() && !already) {
-      // Returns at once, as virDomainShutdown does; the exit comes later.
-      st = dom->launcher->request_shutdown();
-      if (st.ok()) dom->stop_intent = StopIntent::Shutdown;
-    }
+  state_job(ref, DomainOp::Shutdown, true, done, [this, done](const DomainPtr& dom) {
+    // Returns at once, as virDomainShutdown does; the exit comes later.
+    Status st = dom->launcher->request_shutdown();
+    if (st.ok()) dom->stop_intent = StopIntent::Shutdown;
     finish_job(dom);
     done(st);
   });
@@ -518,15 +494,7 @@ void ArrowDriver::domain_shutdown(const DomainRef& ref, unsigned flags, Reply<vo
 // comes once the request is made; the job lasts until the Arrow runs again.
 void ArrowDriver::domain_reboot(const DomainRef& ref, unsigned flags, Reply<void> done) {
   if (Status st = check_flags(flags, kShutdownModes, "virDomainReboot"); !st.ok()) return done(st.error());
-  Result<DomainPtr> found = find(ref);
-  if (!found.ok()) return done(found.error());
-  DomainPtr dom = found.value();
-  dom->begin_job(DomainOp::Reboot, [this, dom, done] {
-    Status st = dom->removed ? Status(no_domain(dom->ref())) : check_state(DomainOp::Reboot, dom->state);
-    if (!st.ok()) {
-      finish_job(dom);
-      return done(st);
-    }
+  state_job(ref, DomainOp::Reboot, false, done, [this, done](const DomainPtr& dom) {
     dom->stop_intent = StopIntent::Reboot;
     dom->stop_waiters.push_back([this, dom](Status) { finish_job(dom); });
     if (!dom->launcher->request_shutdown().ok()) dom->launcher->kill();
@@ -535,16 +503,7 @@ void ArrowDriver::domain_reboot(const DomainRef& ref, unsigned flags, Reply<void
 }
 
 void ArrowDriver::domain_suspend(const DomainRef& ref, Reply<void> done) {
-  Result<DomainPtr> found = find(ref);
-  if (!found.ok()) return done(found.error());
-  DomainPtr dom = found.value();
-  dom->begin_job(DomainOp::Suspend, [this, dom, done] {
-    bool already = false;
-    Status st = dom->removed ? Status(no_domain(dom->ref())) : check_state(DomainOp::Suspend, dom->state, &already);
-    if (!st.ok() || already) {
-      finish_job(dom);
-      return done(st);
-    }
+  state_job(ref, DomainOp::Suspend, true, done, [this, done](const DomainPtr& dom) {
     dom->launcher->suspend([this, dom, done](Status result) {
       if (result.ok() && dom->active()) {
         dom->set_state(ArrowState::Paused, VIR_DOMAIN_PAUSED_USER);
@@ -558,16 +517,7 @@ void ArrowDriver::domain_suspend(const DomainRef& ref, Reply<void> done) {
 }
 
 void ArrowDriver::domain_resume(const DomainRef& ref, Reply<void> done) {
-  Result<DomainPtr> found = find(ref);
-  if (!found.ok()) return done(found.error());
-  DomainPtr dom = found.value();
-  dom->begin_job(DomainOp::Resume, [this, dom, done] {
-    bool already = false;
-    Status st = dom->removed ? Status(no_domain(dom->ref())) : check_state(DomainOp::Resume, dom->state, &already);
-    if (!st.ok() || already) {
-      finish_job(dom);
-      return done(st);
-    }
+  state_job(ref, DomainOp::Resume, true, done, [this, done](const DomainPtr& dom) {
     dom->launcher->resume([this, dom, done](Status result) {
       if (result.ok() && dom->active()) {
         dom->set_state(ArrowState::Running, VIR_DOMAIN_RUNNING_UNPAUSED);
@@ -592,7 +542,7 @@ void ArrowDriver::on_app_exited(const DomainPtr& dom, int status, int signal) {
   ev.kind = ArrowEventKind::AppExited;
   ev.status = status;
   ev.signal = signal;
-  publish(dom, ev);
+  publish_guest(dom, ev);
   if (dom->stop_intent == StopIntent::Reboot) return;  // a reboot hides the stop
   if (dom->state != ArrowState::Running && dom->state != ArrowState::Paused) return;
   bool requested = dom->stop_intent == StopIntent::Shutdown;
@@ -757,22 +707,22 @@ Result<std::vector<DomainStatsRecord>> ArrowDriver::get_all_domain_stats(unsigne
     DomainStatsRecord rec;
     rec.dom = dom->ref();
     if (stats & VIR_DOMAIN_STATS_STATE) {
-      rec.params.push_back(int_param("state.state", arrow_state_to_vir(dom->state)));
-      rec.params.push_back(int_param("state.reason", dom->reason));
+      rec.params.push_back(typed_param("state.state", TypedParam::Type::Int, arrow_state_to_vir(dom->state)));
+      rec.params.push_back(typed_param("state.reason", TypedParam::Type::Int, dom->reason));
       add_anotify_stats(*dom, rec.params);
     }
     if ((stats & VIR_DOMAIN_STATS_CPU_TOTAL) && dom->active() && dom->qemu_pid > 0) {
       if (Result<ProcStat> ps = read_proc_stat(dom->qemu_pid); ps.ok())
-        rec.params.push_back(ullong_param("cpu.time", ps->cpu_time_ns));
+        rec.params.push_back(typed_param("cpu.time", TypedParam::Type::ULLong, static_cast<int64_t>(ps->cpu_time_ns)));
     }
     if (stats & VIR_DOMAIN_STATS_BALLOON) {
       uint64_t current = dom->def.current_memory_kib.value_or(dom->def.memory_kib);
-      rec.params.push_back(ullong_param("balloon.current", current));
-      rec.params.push_back(ullong_param("balloon.maximum", dom->def.memory_kib));
+      rec.params.push_back(typed_param("balloon.current", TypedParam::Type::ULLong, static_cast<int64_t>(current)));
+      rec.params.push_back(typed_param("balloon.maximum", TypedParam::Type::ULLong, static_cast<int64_t>(dom->def.memory_kib)));
     }
     if (stats & VIR_DOMAIN_STATS_VCPU) {
-      rec.params.push_back(int_param("vcpu.current", int(dom->def.vcpus), TypedParam::Type::UInt));
-      rec.params.push_back(int_param("vcpu.maximum", int(dom->def.vcpus), TypedParam::Type::UInt));
+      rec.params.push_back(typed_param("vcpu.current", TypedParam::Type::UInt, dom->def.vcpus));
+      rec.params.push_back(typed_param("vcpu.maximum", TypedParam::Type::UInt, dom->def.vcpus));
     }
     out.push_back(std::move(rec));
   }

@@ -115,11 +115,14 @@ class ArrowDriver final : public DriverApi {
   // Files.
   std::string config_path(const std::string& name) const;
   std::string status_path(const std::string& name) const;
+  std::string log_path(const std::string& name) const;  // the Arrow's log (engine/log_file.h)
   Status save_config(const ArrowDef& def);
   void write_status(const DomainPtr& dom);
   void remove_status(const DomainPtr& dom);
 
   // Lifecycle steps (run inside a job).
+  void state_job(const DomainRef& ref, DomainOp op, bool idempotent, Reply<void> done,
+                 std::function<void(const DomainPtr&)> act);
   void start_job(const DomainPtr& dom, unsigned flags, Reply<DomainRef> done);
   void launch(const DomainPtr& dom, int id, std::function<void(Status)> done);
   Result<std::unique_ptr<ArrowLauncher>> make_launcher(const DomainPtr& dom, int id);
@@ -138,12 +141,15 @@ class ArrowDriver final : public DriverApi {
   void on_app_exited(const DomainPtr& dom, int status, int signal);
   void on_exited(const DomainPtr& dom, ExitCause cause);
   void restart_in_place(const DomainPtr& dom, int id);
-  // Anotify (arrow_driver_anotify.cc).
+  // What the guest reports (arrow_guest_events.cc).
+  LaunchEvents launch_events(const DomainPtr& dom);
   void on_anotify(const DomainPtr& dom, const AnotifyEvent& ev);
   void on_app_started(const DomainPtr& dom, uint32_t pid);
   void on_heartbeat_missed(const DomainPtr& dom);
   void emit_started_once(const DomainPtr& dom);
   void publish(const DomainPtr& dom, ArrowEvent ev);
+  void publish_guest(const DomainPtr& dom, ArrowEvent ev);
+  void guest_log(const DomainPtr& dom, const std::string& text);
   void add_anotify_stats(const ArrowDomain& dom, std::vector<TypedParam>& params) const;
   void stopped(const DomainPtr& dom, int shutoff_reason, int event_detail);
   void retire_launcher(const DomainPtr& dom);

@@ -56,7 +56,7 @@ Result<std::shared_ptr<StreamSink>> ArrowDriver::domain_open_channel(const Domai
     return d && d->active() && !d->removed;
   };
   return std::shared_ptr<StreamSink>(
-      LogReader::start(conf_.log_dir + "/" + dom->name() + ".log", follow, std::move(running), std::move(peer)));
+      LogReader::start(log_path(dom->name()), follow, std::move(running), std::move(peer)));
 }
 
 // As libvirt's LXC driver: only the Arrow's init, the application, as pid 1.

@@ -19,10 +19,6 @@ constexpr int64_t kMissedPeriods = 3;
 
 }  // namespace
 
-void EventBus::publish(const ArrowEvent& ev) const {
-  for (const Listener& listener : listeners_) listener(ev);
-}
-
 // --- HeartbeatWatch ---------------------------------------------------------
 
 void HeartbeatWatch::start(unsigned period_s, std::function<void()> missed) {

@@ -16,6 +16,7 @@
 #include "domain-xml/arrow_def.h"
 #include "driver/api/arrow_names.h"
 #include "driver/api/driver_api.h"
+#include "util/rate_limit.h"
 #include "util/result.h"
 
 namespace arrow {
@@ -25,7 +26,9 @@ class EventBus {
  public:
   using Listener = std::function<void(const ArrowEvent&)>;
   void subscribe(Listener listener) { listeners_.push_back(std::move(listener)); }
-  void publish(const ArrowEvent& ev) const;
+  void publish(const ArrowEvent& ev) const {
+    for (const Listener& listener : listeners_) listener(ev);
+  }
 
  private:
   std::vector<Listener> listeners_;
@@ -66,6 +69,11 @@ struct AnotifyState {
   std::optional<uint64_t> last_heartbeat_ms;  // guest uptime of the last heartbeat
   unsigned heartbeat_s = 0;                   // the period asked of ainit
   HeartbeatWatch watch;
+  // What a guest can make the daemon do per second, whatever it sends (kept
+  // across runs, so a restart loop floods nothing either): lines in the
+  // daemon's log, and events for the front ends (D-Bus signals).
+  RateLimit log_limit{10, 1};
+  RateLimit event_limit{30, 10};
 
   // A new QEMU: forget the previous run (the last exit status stays in
   // ArrowDomain). SAME_ID: a restart that keeps the Arrow's id (reboot,

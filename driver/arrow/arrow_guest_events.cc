@@ -1,25 +1,50 @@
-// ArrowDriver's handling of Anotify messages from running Arrows: each
-// becomes an ArrowEvent on the driver's EventBus (arrow_events.h), the
-// application's start is the libvirt STARTED/BOOTED event, heartbeats feed
-// the heartbeat watch, and the facts are kept for the stats and live XML.
+// What the driver does when a running Arrow's guest reports something: the
+// launcher's events are wired here (launch_events), and each Anotify message
+// from the engine's channel is handled here: it becomes an ArrowEvent for
+// the front ends (arrow_events.h), the application's start is the libvirt
+// STARTED/BOOTED event, heartbeats feed the heartbeat watch, and the facts
+// are kept for the stats and live XML. The second of the four files a guest
+// event crosses (ARCHITECTURE.md, "Paths").
 #include <libvirt/libvirt.h>
 
+#include "domain-xml/uuid.h"
+#include "driver/api/arrow_names.h"
 #include "driver/arrow/arrow_driver.h"
+#include "util/escape.h"
 #include "util/i18n.h"
 
 namespace arrow {
 
-namespace {
-
-TypedParam stat_param(std::string field, TypedParam::Type type, int64_t value) {
-  TypedParam p;
-  p.field = std::move(field);
-  p.type = type;
-  p.i = value;
-  return p;
+LaunchEvents ArrowDriver::launch_events(const DomainPtr& dom) {
+  std::weak_ptr<ArrowDomain> weak = dom;
+  LaunchEvents events;
+  events.anotify = [this, weak](const AnotifyEvent& ev) {
+    if (DomainPtr d = weak.lock()) on_anotify(d, ev);
+  };
+  events.exited = [this, weak](ExitCause cause) {
+    if (DomainPtr d = weak.lock()) on_exited(d, cause);
+  };
+  events.console = [this, weak](std::span<const uint8_t> bytes) {
+    if (DomainPtr d = weak.lock()) consoles_.output(uuid_format(d->def.uuid), bytes);
+  };
+  return events;
 }
 
-}  // namespace
+// A line in the daemon's log that the guest caused: its text escaped (no
+// forged lines), at most AnotifyState::log_limit of them.
+void ArrowDriver::guest_log(const DomainPtr& dom, const std::string& text) {
+  if (!dom->anotify.log_limit.allow(g_get_monotonic_time())) return;
+  const uint64_t suppressed = dom->anotify.log_limit.take_suppressed();
+  log(fmt(_("Arrow '%1$s': %2$s"), dom->name().c_str(), escape_control(text).c_str()) +
+      (suppressed ? fmt(_(" (%1$llu earlier lines from this guest suppressed)"),
+                        static_cast<unsigned long long>(suppressed))
+                  : std::string()));
+}
+
+// An event the guest caused, at most AnotifyState::event_limit of them.
+void ArrowDriver::publish_guest(const DomainPtr& dom, ArrowEvent ev) {
+  if (dom->anotify.event_limit.allow(g_get_monotonic_time())) publish(dom, std::move(ev));
+}
 
 void ArrowDriver::publish(const DomainPtr& dom, ArrowEvent ev) {
   ev.dom = dom->ref();
@@ -41,7 +66,7 @@ void ArrowDriver::on_app_started(const DomainPtr& dom, uint32_t pid) {
   ArrowEvent ev;
   ev.kind = ArrowEventKind::AppStarted;
   ev.pid = pid;
-  publish(dom, ev);
+  publish_guest(dom, ev);
   std::weak_ptr<ArrowDomain> weak = dom;
   dom->anotify.watch.start(dom->anotify.heartbeat_s, [this, weak] {
     if (DomainPtr d = weak.lock()) on_heartbeat_missed(d);
@@ -60,30 +85,31 @@ void ArrowDriver::on_heartbeat_missed(const DomainPtr& dom) {
   publish(dom, ev);
 }
 
-// APP_EXITED arrives through LaunchEvents::app_exited (on_app_exited).
 void ArrowDriver::on_anotify(const DomainPtr& dom, const AnotifyEvent& msg) {
   dom->boot_watch.stop();  // any message at all: ainit runs, the guest booted
-  if (const auto* started = std::get_if<AnotifyAppStarted>(&msg)) return on_app_started(dom, started->pid);
+  if (const auto* exited = std::get_if<AnotifyAppExited>(&msg)) return on_app_exited(dom, exited->status, exited->signal);
+  if (const auto* started = std::get_if<AnotifyAppStarted>(&msg)) {
+    consoles_.set_app_running(uuid_format(dom->def.uuid), true);
+    return on_app_started(dom, started->pid);
+  }
   if (const auto* oom = std::get_if<AnotifyOutOfMemory>(&msg)) {
     dom->anotify.oom = true;
     dom->anotify.oom_pid = oom->pid;
-    log(fmt(_("Arrow '%1$s': the guest's OOM killer ended process %2$u"), dom->name().c_str(), oom->pid));
+    guest_log(dom, fmt(_("the guest's OOM killer ended process %1$u"), oom->pid));
     ArrowEvent ev;
     ev.kind = ArrowEventKind::OutOfMemory;
     ev.pid = oom->pid;
-    return publish(dom, ev);
+    return publish_guest(dom, ev);
   }
   if (const auto* hb = std::get_if<AnotifyHeartbeat>(&msg)) {
     dom->anotify.last_heartbeat_ms = hb->uptime_ms;
-    if (dom->anotify.watch.beat())
-      log(fmt(_("Arrow '%1$s': Anotify heartbeats resumed"), dom->name().c_str()));
+    if (dom->anotify.watch.beat()) guest_log(dom, _("Anotify heartbeats resumed"));
     ArrowEvent ev;
     ev.kind = ArrowEventKind::Heartbeat;
     ev.uptime_ms = hb->uptime_ms;
-    return publish(dom, ev);
+    return publish_guest(dom, ev);
   }
-  if (const auto* err = std::get_if<AnotifyError>(&msg))
-    log(fmt(_("Arrow '%1$s': %2$s"), dom->name().c_str(), err->text.c_str()));
+  if (const auto* err = std::get_if<AnotifyError>(&msg)) guest_log(dom, err->text);
   // BOOTED only tells that ainit runs; nothing waits for it.
 }
 
@@ -94,15 +120,15 @@ void ArrowDriver::on_anotify(const DomainPtr& dom, const AnotifyEvent& msg) {
 void ArrowDriver::add_anotify_stats(const ArrowDomain& dom, std::vector<TypedParam>& params) const {
   using T = TypedParam::Type;
   if (dom.last_exit_status) {
-    params.push_back(stat_param("arrow.exit.status", T::Int, *dom.last_exit_status));
-    params.push_back(stat_param("arrow.exit.signal", T::Int, dom.last_exit_signal));
+    params.push_back(typed_param(kStatExitStatus, T::Int, *dom.last_exit_status));
+    params.push_back(typed_param(kStatExitSignal, T::Int, dom.last_exit_signal));
   }
   if (!dom.active()) return;
-  params.push_back(stat_param("arrow.heartbeat.period", T::UInt, dom.anotify.heartbeat_s));
+  params.push_back(typed_param(kStatHeartbeatPeriod, T::UInt, dom.anotify.heartbeat_s));
   if (dom.anotify.last_heartbeat_ms)
-    params.push_back(stat_param("arrow.heartbeat.last_ms", T::ULLong, int64_t(*dom.anotify.last_heartbeat_ms)));
-  params.push_back(stat_param("arrow.heartbeat.missed", T::Boolean, dom.anotify.watch.missed()));
-  if (dom.anotify.oom) params.push_back(stat_param("arrow.oom.pid", T::UInt, dom.anotify.oom_pid));
+    params.push_back(typed_param(kStatHeartbeatLastMs, T::ULLong, int64_t(*dom.anotify.last_heartbeat_ms)));
+  params.push_back(typed_param(kStatHeartbeatMissed, T::Boolean, dom.anotify.watch.missed()));
+  if (dom.anotify.oom) params.push_back(typed_param(kStatOomPid, T::UInt, dom.anotify.oom_pid));
 }
 
 }  // namespace arrow

@@ -122,9 +122,7 @@ bool kill_unmanaged_qemu(int pid, uint64_t start_ticks, const std::string& name)
 
 void remove_runtime_leftovers(const std::string& run_dir) {
   RuntimePaths paths{run_dir};
-  for (const std::string& path :
-       {paths.monitor(), paths.console(), paths.anotify(), paths.stdout_port(), paths.pid_file()})
-    ::unlink(path.c_str());
+  for (const std::string& path : paths.files()) ::unlink(path.c_str());
   ::rmdir(run_dir.c_str());
 }
 

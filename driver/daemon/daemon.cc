@@ -104,7 +104,8 @@ Status serve(const Options& o, const DriverFactory& make_driver, const DaemonFea
   // The front ends subscribe before the driver loads, so that they see the
   // autostart Arrows' events too.
   remote::RemoteProgram remote(*driver, paths.uri);
-  rpc::ServerOptions so;
+  if (conf.max_client_event_callbacks) remote.set_max_event_callbacks(*conf.max_client_event_callbacks);
+  rpc::ServerOptions so = conf.server;
   so.verbose = o.verbose;
   so.timeout_s = static_cast<unsigned>(o.timeout);
   rpc::Server server(remote, so);

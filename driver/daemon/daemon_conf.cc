@@ -91,6 +91,74 @@ Result<unsigned> seconds(const Setting& s, const std::string& name, int lineno) 
   return static_cast<unsigned>(n);
 }
 
+// A whole number from MIN to MAX, unquoted.
+Result<long long> number(const Setting& s, const std::string& name, int lineno, long long min, long long max) {
+  char* end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(s.value.c_str(), &end, 10);
+  if (s.quoted || s.value.empty() || *end != '\0' || errno || n < min || n > max) {
+    return make_error(VIR_ERR_CONF_SYNTAX, fmt(_("%1$s:%2$d: '%3$s' must be a number from %4$lld to %5$lld"),
+                                               name.c_str(), lineno, s.key.c_str(), min, max));
+  }
+  return n;
+}
+
+// The RPC server's numeric keys and their ranges.
+struct NumberKey {
+  const char* key;
+  long long min, max;
+};
+constexpr long long kDay = 86400;
+constexpr NumberKey kServerKeys[] = {
+    {"max_clients", 1, 1000000},
+    {"max_anonymous_clients", 0, 1000000},
+    {"max_client_requests", 1, 10000},
+    {"keepalive_interval", -1, kDay},  // 0 refused below
+    {"keepalive_count", 0, 1000},
+    {"max_client_output", 65536, 1LL << 30},
+    {"client_output_timeout", 1, kDay},
+    {"anonymous_timeout", 0, kDay},
+    {"client_idle_timeout", 0, 30 * kDay},
+    {"max_client_event_callbacks", 1, 100000},
+};
+
+// One of kServerKeys into CONF; false when S is none of them.
+Result<bool> server_setting(DaemonConf& conf, const Setting& s, const std::string& name, int lineno) {
+  const NumberKey* k = nullptr;
+  for (const NumberKey& candidate : kServerKeys) {
+    if (s.key == candidate.key) k = &candidate;
+  }
+  if (!k) return false;
+  const long long n = TRY(number(s, name, lineno, k->min, k->max));
+  rpc::ServerOptions& o = conf.server;
+  if (s.key == "max_clients") {
+    o.max_clients = static_cast<size_t>(n);
+  } else if (s.key == "max_anonymous_clients") {
+    o.max_anonymous_clients = static_cast<size_t>(n);
+  } else if (s.key == "max_client_requests") {
+    o.max_client_requests = static_cast<size_t>(n);
+  } else if (s.key == "keepalive_interval") {
+    if (n == 0) {
+      return make_error(VIR_ERR_CONF_SYNTAX, fmt(_("%1$s:%2$d: 'keepalive_interval' must be -1 (off) or a number "
+                                                   "of seconds from 1 to 86400"), name.c_str(), lineno));
+    }
+    o.keepalive_interval_s = static_cast<int>(n);
+  } else if (s.key == "keepalive_count") {
+    o.keepalive_count = static_cast<unsigned>(n);
+  } else if (s.key == "max_client_output") {
+    o.max_client_output = static_cast<size_t>(n);
+  } else if (s.key == "client_output_timeout") {
+    o.client_output_timeout_s = static_cast<unsigned>(n);
+  } else if (s.key == "anonymous_timeout") {
+    o.anonymous_timeout_s = static_cast<unsigned>(n);
+  } else if (s.key == "client_idle_timeout") {
+    o.client_idle_timeout_s = static_cast<unsigned>(n);
+  } else {
+    conf.max_client_event_callbacks = static_cast<size_t>(n);
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<DaemonConf> parse_daemon_conf(std::string_view text, const std::string& name) {
@@ -111,9 +179,21 @@ Result<DaemonConf> parse_daemon_conf(std::string_view text, const std::string& n
       conf.user = TRY(account_name(s, name, lineno));
     } else if (s.key == "boot_timeout") {
       conf.boot_timeout_s = TRY(seconds(s, name, lineno));
+    } else if (s.key == "log_max_size") {
+      const long long bytes = TRY(number(s, name, lineno, 4096, 1LL << 40));
+      conf.log_max_size = static_cast<uint64_t>(bytes);
+    } else if (s.key == "log_max_backups") {
+      const long long keep = TRY(number(s, name, lineno, 0, 100));
+      conf.log_max_backups = static_cast<unsigned>(keep);
     } else {
-      conf.ignored.push_back(s.key);
+      const bool known = TRY(server_setting(conf, s, name, lineno));
+      if (!known) conf.ignored.push_back(s.key);
     }
+  }
+  if (conf.server.max_anonymous_clients > conf.server.max_clients) {
+    return make_error(VIR_ERR_CONF_SYNTAX,
+                      fmt(_("%1$s: 'max_anonymous_clients' (%2$zu) must not be greater than 'max_clients' (%3$zu)"),
+                          name.c_str(), conf.server.max_anonymous_clients, conf.server.max_clients));
   }
   return conf;
 }

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "driver/rpc/server.h"
 #include "util/result.h"
 
 namespace arrow::daemon {
@@ -23,6 +24,19 @@ struct DaemonConf {
   // never booted (unset: the driver's default).
   std::optional<std::string> user;
   std::optional<unsigned> boot_timeout_s;
+  // Each Arrow's log: `log_max_size`, the bytes after which NAME.log is
+  // rotated, and `log_max_backups`, the rotated files kept (NAME.log.1 …),
+  // as virtlogd's max_size and max_backups (unset: the engine's LogPolicy).
+  std::optional<uint64_t> log_max_size;
+  std::optional<unsigned> log_max_backups;
+  // The RPC server's bounds: max_clients, max_anonymous_clients,
+  // max_client_requests, keepalive_interval, keepalive_count,
+  // max_client_output, client_output_timeout, anonymous_timeout,
+  // client_idle_timeout (rpc::ServerOptions has the defaults; verbose and
+  // timeout_s come from the command line).
+  rpc::ServerOptions server;
+  // max_client_event_callbacks, for the REMOTE program (unset: its default).
+  std::optional<size_t> max_client_event_callbacks;
   std::vector<std::string> ignored;      // unknown keys, for a warning
 };
 

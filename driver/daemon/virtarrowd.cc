@@ -17,6 +17,8 @@ Result<std::unique_ptr<DriverApi>> make_arrow_driver(const daemon::DaemonPaths& 
   conf.uri = paths.uri;
   // virtarrowd.conf's boot_timeout; the environment still overrides it (tests).
   if (daemon_conf.boot_timeout_s) conf.boot_timeout_s = *daemon_conf.boot_timeout_s;
+  if (daemon_conf.log_max_size) conf.log_policy.max_bytes = *daemon_conf.log_max_size;
+  if (daemon_conf.log_max_backups) conf.log_policy.keep = *daemon_conf.log_max_backups;
   // The system account (arrow-qemu) is the default of the system daemon
   // only: a --root instance runs QEMU as itself unless its config names a user.
   TRY(arrow_conf_confine(conf, daemon_conf.user, ::geteuid(),

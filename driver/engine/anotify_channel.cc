@@ -1,4 +1,5 @@
-// Host end of the Anotify port (see arrow_anotify.h).
+// Host end of the Anotify port (see anotify_channel.h): the first file a
+// guest event crosses on its way to a client (ARCHITECTURE.md, "Paths").
 #include "driver/engine/anotify_channel.h"
 
 namespace arrow {
@@ -11,7 +12,12 @@ AnotifyChannel::AnotifyChannel(UniqueFd fd, EventFn on_event, ClosedFn on_closed
         std::shared_ptr<bool> alive = alive_;
         const AnotifyDecoderStats before = decoder_.stats();
         for (const AnotifyEvent& ev : decoder_.feed(bytes)) {
-          if (on_event_) on_event_(ev);
+          if (const auto* end = std::get_if<AnotifyOutputEnd>(&ev)) {
+            if (on_output_end_) on_output_end_(end->bytes);
+          } else {
+            app_exit_reported_ = app_exit_reported_ || std::holds_alternative<AnotifyAppExited>(ev);
+            if (on_event_) on_event_(ev);
+          }
           if (!*alive) return;
         }
         const AnotifyDecoderStats& after = decoder_.stats();

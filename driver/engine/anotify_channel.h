@@ -32,6 +32,13 @@ class AnotifyChannel {
   Status send_signal(int32_t signal);
   Status send_output_ack();
 
+  // OUTPUT_END (the guest waits for the host to have read its output) goes
+  // here instead of to the event callback: the process's output relay
+  // acknowledges it.
+  void on_output_end(std::function<void(uint64_t bytes)> fn) { on_output_end_ = std::move(fn); }
+  // The guest reported the application's exit (APP_EXITED) on this channel.
+  bool app_exit_reported() const { return app_exit_reported_; }
+
   // Called after a read in which the decoder threw bytes or frames away
   // (garbage from the guest), with the totals so far, so it can be logged.
   void on_ignored(std::function<void(const AnotifyDecoderStats&)> fn) { on_ignored_ = std::move(fn); }
@@ -44,6 +51,8 @@ class AnotifyChannel {
   AnotifyDecoder decoder_;
   EventFn on_event_;
   ClosedFn on_closed_;
+  std::function<void(uint64_t)> on_output_end_;
+  bool app_exit_reported_ = false;
   std::function<void(const AnotifyDecoderStats&)> on_ignored_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

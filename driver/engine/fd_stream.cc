@@ -34,6 +34,7 @@ void FdStream::close() {
   remove_sources();
   fd_.reset();
   out_.clear();
+  out_off_ = 0;
 }
 
 void FdStream::fail(int errno_value) {
@@ -94,33 +95,40 @@ void FdStream::drain() {
 
 Status FdStream::write(std::span<const uint8_t> bytes) {
   if (!fd_.valid()) return make_error(VIR_ERR_OPERATION_INVALID, _("the stream is closed"));
+  if (queued() + bytes.size() > write_limit_) {
+    return make_error(VIR_ERR_OPERATION_FAILED,
+                      fmt(_("the peer is not reading: %1$zu bytes already wait to be written"), queued()));
+  }
+  // The written prefix goes once it is the larger half: linear in the bytes.
+  if (out_off_ > 0 && out_off_ >= out_.size() / 2) {
+    out_.erase(out_.begin(), out_.begin() + static_cast<long>(out_off_));
+    out_off_ = 0;
+  }
   out_.insert(out_.end(), bytes.begin(), bytes.end());
   flush();
   return {};
 }
 
 void FdStream::flush() {
-  while (!out_.empty()) {
-    const ssize_t n = ::send(fd_.get(), out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && errno == ENOTSOCK) {
-      const ssize_t w = ::write(fd_.get(), out_.data(), out_.size());
-      if (w > 0) {
-        out_.erase(out_.begin(), out_.begin() + w);
-        continue;
-      }
-      if (errno != EAGAIN) return fail(errno);
-      break;
-    }
+  while (queued() > 0) {
+    const uint8_t* data = out_.data() + out_off_;
+    ssize_t n = ::send(fd_.get(), data, queued(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == ENOTSOCK) n = ::write(fd_.get(), data, queued());
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) break;
       return fail(errno);
     }
-    out_.erase(out_.begin(), out_.begin() + n);
+    if (n == 0) break;  // nothing taken: wait for writability
+    out_off_ += static_cast<size_t>(n);
   }
-  if (!out_.empty() && !write_source_) {
+  if (queued() == 0) {
+    out_.clear();
+    out_off_ = 0;
+  }
+  if (queued() > 0 && !write_source_) {
     write_source_ = g_unix_fd_add(fd_.get(), G_IO_OUT, on_writable, this);
-  } else if (out_.empty() && write_source_) {
+  } else if (queued() == 0 && write_source_) {
     g_source_remove(write_source_);
     write_source_ = 0;
   }

@@ -34,8 +34,15 @@ class FdStream {
   int fd() const { return fd_.get(); }
 
   // Queues BYTES and flushes what the fd accepts now; the rest is written as
-  // the peer reads. Fails once the stream is closed.
+  // the peer reads. Fails once the stream is closed, and when the queue
+  // would pass its limit (a peer that does not read — a guest ignoring its
+  // port — never grows the daemon): nothing of BYTES is queued then.
   Status write(std::span<const uint8_t> bytes);
+  // The queue's limit (default kWriteQueueMax).
+  void set_write_limit(size_t bytes) { write_limit_ = bytes; }
+  size_t queued() const { return out_.size() - out_off_; }
+
+  static constexpr size_t kWriteQueueMax = 1 << 20;
   // Reads whatever is readable right now, delivering it (and a close, if the
   // peer is gone) before returning: used when the peer process has exited so
   // its last words are not lost behind the exit notification.
@@ -56,6 +63,8 @@ class FdStream {
   DataFn on_data_;
   ClosedFn on_closed_;
   std::vector<uint8_t> out_;
+  size_t out_off_ = 0;  // bytes of out_ already written
+  size_t write_limit_ = kWriteQueueMax;
   guint read_source_ = 0;
   guint write_source_ = 0;
   // Lets a dispatch notice that a callback destroyed this object.

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "util/fd.h"
@@ -75,14 +76,19 @@ bool LogReader::pump() {
   if (!peer_) return false;
   // Asked before reading, so that nothing written before the stop is missed.
   const bool more_may_come = follow_ && running_ && running_();
+  // At most this much per call: a large log reaches the client over several
+  // ticks instead of piling up in its connection's queue at once.
+  size_t budget = kPumpMax;
   for (;;) {
     if (!fd_.valid()) fd_.reset(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd_.valid()) break;
     char buf[65536];
     ssize_t n;
-    while ((n = ::read(fd_.get(), buf, sizeof buf)) > 0) {
+    while ((n = ::read(fd_.get(), buf, std::min(sizeof buf, budget))) > 0) {
       peer_->send(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(buf), static_cast<size_t>(n)));
       if (!peer_) return false;
+      budget -= static_cast<size_t>(n);
+      if (budget == 0) return true;  // the next tick goes on from here
     }
     // Read to its end: if the log was rotated meanwhile, the rest is in the
     // new file at PATH; the file read so far is now NAME.log.1.

@@ -53,8 +53,10 @@ class LogReader final : public StreamSink, public std::enable_shared_from_this<L
  private:
   LogReader() = default;
   static gboolean on_tick(gpointer self);
-  // Sends what is new; false once done (EOF sent or the peer gone).
+  // Sends what is new, at most kPumpMax bytes; false once done (EOF sent or
+  // the peer gone).
   bool pump();
+  static constexpr size_t kPumpMax = 1 << 20;
 
   std::string path_;
   bool follow_ = false;

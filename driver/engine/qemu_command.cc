@@ -24,7 +24,7 @@ namespace {
 
 // Tokens ahead of ainit's instructions, each with the reason it is there.
 constexpr const char* kKernelTokens[] = {
-    "console=ttyS0",  // kernel messages go to the serial port, which QEMU appends to the log
+    "console=ttyS0",  // kernel messages go to the serial port, which the daemon appends to the log
     "reboot=t",       // microvm has no ACPI: power off through a triple fault ...
     "panic=-1",       // ... and reboot at once on a panic; -no-reboot turns both into an exit
     "quiet",          // keep boot messages out of the log unless something goes wrong
@@ -169,9 +169,8 @@ void add_chardevs(std::vector<std::string>& argv, const CommandContext& ctx) {
   add(argv, "-chardev", fmt("socket,id=monitor,fd=%d,server=on,wait=off", ctx.monitor_fd));
   add(argv, "-mon", "chardev=monitor,mode=control");
   // opaque= names the file the fd is, for ps and for whoever finds QEMU by its log.
-  add(argv, "-add-fd", fmt("fd=%d,set=1,opaque=%s", ctx.log_fd, qemu_escape(ctx.log_path).c_str()));
-  add(argv, "-chardev", "file,id=log,path=/dev/fdset/1,append=on");
-  add(argv, "-serial", "chardev:log");
+  add(argv, "-chardev", fmt("socket,id=serial,fd=%d,server=on,wait=off", ctx.serial_fd));
+  add(argv, "-serial", "chardev:serial");
   add(argv, "-device", "virtio-serial-device");
   add(argv, "-chardev", fmt("socket,id=console,fd=%d,server=on,wait=off", ctx.console_fd));
   add(argv, "-device", "virtconsole,chardev=console");

@@ -46,10 +46,11 @@ struct CommandContext {
   int monitor_fd = 3;
   int console_fd = 4;
   int anotify_fd = 5;
-  // The log, open for appending, which QEMU gets at this fd for the serial
-  // console (-add-fd): it never opens a host path of ours, so it may run as
-  // an account that cannot reach the log directory.
-  int log_fd = 6;
+  // The serial port (ttyS0: the kernel's messages, and whatever a root
+  // process in the guest writes there): a socket the daemon reads and
+  // appends to the log with rotation, so a guest cannot grow the log past
+  // its bound (QEMU holds the guest back when the daemon is slow).
+  int serial_fd = 6;
   // The application's stdout/stderr in pipe mode (arrow.tty=pipe): a
   // virtserialport, which QEMU holds back when the host is slow instead of
   // dropping output as the virtconsole does.

@@ -113,7 +113,7 @@ ArrowProcess::~ArrowProcess() {
   for (guint* id : {&child_watch_, &pidfd_watch_, &exit_poll_, &start_timer_, &escalate_timer_})
     if (*id) g_source_remove(*id);
   if (detached_) {
-    for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &pid_path_}) path->release();
+    for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &serial_path_, &pid_path_}) path->release();
     return;
   }
   if (!exited_ && pid_ > 0 && !adopted_) {
@@ -128,7 +128,7 @@ ArrowProcess::~ArrowProcess() {
     int status;
     ::waitpid(pid_, &status, 0);
   }
-  for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &pid_path_}) path->reset();
+  for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &serial_path_, &pid_path_}) path->reset();
   if (!paths_.dir.empty()) ::rmdir(paths_.dir.c_str());  // only when empty
 }
 
@@ -141,10 +141,9 @@ void ArrowProcess::append_log(std::string_view text) {
   // Best effort: a full disk must not stop the Arrow.
   const ssize_t n = ::write(log_fd_.get(), text.data(), text.size());
   (void)n;
-  // Rotation by size (arrow_log.h); the log stays at the same path and fd.
-  const LogPolicy policy;
-  if (static_cast<uint64_t>(::lseek(log_fd_.get(), 0, SEEK_END)) > policy.max_bytes) {
-    Result<bool> rotated = log_rotate_if_needed(log_path_, policy);
+  // Rotation by size (log_file.h); the log stays at the same path.
+  if (static_cast<uint64_t>(::lseek(log_fd_.get(), 0, SEEK_END)) > log_policy_.max_bytes) {
+    Result<bool> rotated = log_rotate_if_needed(log_path_, log_policy_);
     if (rotated.ok() && rotated.value()) {
       log_fd_.reset(::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
       log_start_ = 0;
@@ -193,11 +192,12 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
 
   // Listeners are moved above the fds QEMU will see, so GLib's dup2 of
   // source onto target can never clobber another source.
-  UniqueFd listeners[4];
-  const std::string paths[4] = {p->paths_.monitor(), p->paths_.console(), p->paths_.anotify(),
-                                p->paths_.stdout_port()};
-  UniquePath* owners[4] = {&p->monitor_path_, &p->console_path_, &p->anotify_path_, &p->stdout_path_};
-  for (int i = 0; i < 4; i++) {
+  UniqueFd listeners[5];
+  const std::string paths[5] = {p->paths_.monitor(), p->paths_.console(), p->paths_.anotify(),
+                                p->paths_.stdout_port(), p->paths_.serial()};
+  UniquePath* owners[5] = {&p->monitor_path_, &p->console_path_, &p->anotify_path_, &p->stdout_path_,
+                           &p->serial_path_};
+  for (int i = 0; i < 5; i++) {
     UniqueFd fd = TRY(listen_at(paths[i]));
     *owners[i] = UniquePath(paths[i]);
     listeners[i].reset(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10));
@@ -207,10 +207,7 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
   ctx.console_fd = 4;
   ctx.anotify_fd = 5;
   ctx.stdout_fd = 7;
-  // The serial console's log too, so QEMU need not open it by path.
-  UniqueFd log_for_qemu(::fcntl(p->log_fd_.get(), F_DUPFD_CLOEXEC, 10));
-  if (!log_for_qemu.valid()) return system_error("duplicate log file", ctx.log_path, errno);
-  ctx.log_fd = 6;
+  ctx.serial_fd = 6;
   ctx.tap_fd = 8;
   // A bridge interface's TAP, created here as root; QEMU gets the fd.
   UniqueFd tap_for_qemu;
@@ -234,7 +231,7 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
   p->append_log(tap_note + fmt("== qemu started %s: %s ==\n", now_text().c_str(), joined.c_str()));
   p->log_start_ = ::lseek(p->log_fd_.get(), 0, SEEK_END);
 
-  const gint sources[6] = {listeners[0].get(), listeners[1].get(), listeners[2].get(), log_for_qemu.get(),
+  const gint sources[6] = {listeners[0].get(), listeners[1].get(), listeners[2].get(), listeners[4].get(),
                            listeners[3].get(), tap_for_qemu.get()};
   const gint targets[6] = {3, 4, 5, 6, 7, 8};
   const gsize n_fds = tap_for_qemu.valid() ? 6 : 5;
@@ -274,12 +271,15 @@ Status ArrowProcess::connect_all() {
   UniqueFd mon = TRY(connect_to(paths_.monitor()));
   UniqueFd con = TRY(connect_to(paths_.console()));
   UniqueFd ano = TRY(connect_to(paths_.anotify()));
-  // An Arrow adopted from an older daemon may have no stdout port.
+  // An Arrow adopted from an older daemon may have no stdout or serial port.
   Result<UniqueFd> out = connect_to(paths_.stdout_port());
   if (!out.ok() && !adopted_) return out.error();
+  Result<UniqueFd> serial = connect_to(paths_.serial());
+  if (!serial.ok() && !adopted_) return serial.error();
   QmpMonitor::Callbacks mcb;
   mcb.ready = [this] { on_qmp_ready(); };
   mcb.event = [this](const QmpEvent& ev) {
+    note_qmp_event(ev);
     if (callbacks_.qmp_event) callbacks_.qmp_event(ev);
   };
   mcb.closed = [this](const Error&) {
@@ -295,17 +295,20 @@ Status ArrowProcess::connect_all() {
         if (callbacks_.console) callbacks_.console(bytes);
       },
       nullptr);
+  if (serial.ok()) {
+    serial_ = std::make_unique<FdStream>(
+        std::move(serial).value(),
+        [this](std::span<const uint8_t> bytes) {
+          append_log(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+        },
+        nullptr);
+  }
   if (out.ok()) {
     stdout_ = std::make_unique<FdStream>(
         std::move(out).value(), [this](std::span<const uint8_t> bytes) { on_stdout(bytes); }, nullptr);
   }
-  anotify_ = std::make_unique<AnotifyChannel>(
-      std::move(ano),
-      [this](const AnotifyEvent& ev) {
-        if (const auto* end = std::get_if<AnotifyOutputEnd>(&ev)) return on_output_end(end->bytes);
-        if (callbacks_.anotify) callbacks_.anotify(ev);
-      },
-      nullptr);
+  anotify_ = std::make_unique<AnotifyChannel>(std::move(ano), callbacks_.anotify, nullptr);
+  anotify_->on_output_end([this](uint64_t bytes) { on_output_end(bytes); });
   // Garbage on the port is the guest's business: ignored, and noted in the log.
   anotify_->on_ignored([this](const AnotifyDecoderStats& s) {
     append_log(fmt("== anotify: ignored input from the guest (so far %llu bytes skipped, %llu unknown and %llu "
@@ -395,7 +398,8 @@ bool ArrowProcess::still_running() const {
   return st.ok() && !st->dead() && st->start_ticks == start_ticks_;
 }
 
-gboolean ArrowProcess::on_exit_poll(gpointer self) {  auto* p = static_cast<ArrowProcess*>(self);
+gboolean ArrowProcess::on_exit_poll(gpointer self) {
+  auto* p = static_cast<ArrowProcess*>(self);
   if (p->still_running()) return G_SOURCE_CONTINUE;
   p->exit_poll_ = 0;
   p->on_child_exit(0, false);
@@ -411,6 +415,7 @@ void ArrowProcess::on_child_exit(int wait_status, bool status_known) {
   if (anotify_) anotify_->drain();
   if (*alive && console_) console_->drain();
   if (*alive && stdout_) stdout_->drain();
+  if (*alive && serial_) serial_->drain();
   if (*alive && monitor_) monitor_->drain();
   if (!*alive) return;
   if (!start_reported_) {
@@ -423,18 +428,40 @@ void ArrowProcess::on_child_exit(int wait_status, bool status_known) {
     if (*id) g_source_remove(*id);
     *id = 0;
   }
+  app_exited_ = anotify_ && anotify_->app_exit_reported();
   monitor_.reset();
   anotify_.reset();
   console_.reset();
   stdout_.reset();
+  serial_.reset();
   pidfd_.reset();
-  for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &pid_path_}) path->reset();
+  for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &serial_path_, &pid_path_}) path->reset();
   ::rmdir(paths_.dir.c_str());  // only when empty: the daemon may keep its status file there
   append_log(fmt("== qemu exited %s ==\n", now_text().c_str()));
-  if (callbacks_.exited) callbacks_.exited(ProcessExit{status_known, wait_status});
+  if (callbacks_.exited) callbacks_.exited(ProcessExit{status_known, wait_status, cause_of(wait_status, status_known)});
+}
+
+void ArrowProcess::note_qmp_event(const QmpEvent& ev) {
+  if (ev.kind == QmpEventKind::GuestPanicked) panicked_ = true;
+  if (ev.kind != QmpEventKind::Shutdown) return;
+  std::string reason = ev.shutdown_reason();
+  if (reason == "guest-panic") panicked_ = true;
+  if (reason == "guest-reset") guest_reset_ = true;
+}
+
+ExitCause ArrowProcess::cause_of(int wait_status, bool status_known) const {
+  if (kill_requested_) return ExitCause::Killed;
+  // Decided at exit, not at the QMP event: the Anotify report may be read
+  // after the event (the channel is drained before the exit is reported).
+  if (panicked_ || (guest_reset_ && !app_exited_ && !shutdown_requested_)) return ExitCause::Panicked;
+  // An adopted QEMU is no child of ours: its status is unknown, and the
+  // application's exit report is what tells a power-off from a crash.
+  bool clean = status_known ? WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0 : app_exited_;
+  return clean ? ExitCause::Poweroff : ExitCause::Failed;
 }
 
 Status ArrowProcess::shutdown(uint32_t grace_ms) {
+  shutdown_requested_ = true;
   if (exited_ || !anotify_ || !anotify_->is_open()) {
     return make_error(VIR_ERR_OPERATION_INVALID, fmt(_("Arrow '%1$s' is not running"), name_.c_str()));
   }
@@ -442,6 +469,7 @@ Status ArrowProcess::shutdown(uint32_t grace_ms) {
 }
 
 void ArrowProcess::destroy(unsigned term_after_ms, unsigned kill_after_ms) {
+  kill_requested_ = true;
   if (exited_ || escalation_ > 0) return;
   escalation_ = 1;
   kill_after_ms_ = kill_after_ms;
@@ -540,6 +568,7 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::adopt(pid_t pid, const std::
   p->console_path_ = UniquePath(paths.console());
   p->anotify_path_ = UniquePath(paths.anotify());
   if (p->stdout_) p->stdout_path_ = UniquePath(paths.stdout_port());
+  if (p->serial_) p->serial_path_ = UniquePath(paths.serial());
   p->pid_path_ = UniquePath(paths.pid_file());
   if (p->pidfd_.valid()) {
     p->pidfd_watch_ = g_unix_fd_add(p->pidfd_.get(), G_IO_IN, on_pidfd, p.get());

@@ -16,11 +16,13 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "anotify/anotify_decoder.h"
 #include "domain-xml/arrow_def.h"
 #include "driver/engine/qemu_command.h"
 #include "driver/engine/confine.h"
+#include "driver/engine/log_file.h"
 #include "driver/engine/qemu_monitor.h"
 #include "util/result.h"
 
@@ -36,7 +38,10 @@ struct RuntimePaths {
   std::string console() const { return dir + "/console.sock"; }
   std::string anotify() const { return dir + "/anotify.sock"; }
   std::string stdout_port() const { return dir + "/stdout.sock"; }
+  std::string serial() const { return dir + "/serial.sock"; }
   std::string pid_file() const { return dir + "/qemu.pid"; }
+  // Every file above: what a QEMU that died while no daemon ran leaves.
+  std::vector<std::string> files() const { return {monitor(), console(), anotify(), stdout_port(), serial(), pid_file()}; }
 };
 
 // Process facts for stats, the runtime status and telling a process from a
@@ -54,10 +59,23 @@ Result<ProcStat> read_proc_stat(int pid);
 // and parentheses).
 Result<ProcStat> parse_proc_stat(std::string_view line);
 
+// Why QEMU went away.
+enum class ExitCause {
+  Poweroff,  // the guest powered off (ainit, after the application ended)
+  Killed,    // destroy() was asked for
+  Failed,    // QEMU died on its own (signal, error exit, lost monitor)
+  Panicked,  // the guest kernel panicked
+};
+
 // How QEMU ended. An adopted QEMU is not our child: its status is unknown.
 struct ProcessExit {
   bool status_known = false;
   int wait_status = 0;  // waitpid() status when status_known
+  // Decided at exit from everything the process saw: a guest reset with
+  // neither an application exit report nor a shutdown request is taken for a
+  // kernel panic (the single-task kernel has no ACPI, so pvpanic rarely
+  // reports one, and panic=-1 resets the guest).
+  ExitCause cause = ExitCause::Failed;
 };
 
 class ArrowProcess {
@@ -71,6 +89,8 @@ class ArrowProcess {
     // (QEMU's own message from the log when it died). After an error QEMU is
     // being destroyed and `exited` follows.
     std::function<void(const Status&)> started;
+    // Every Anotify message but OUTPUT_END (the process acknowledges that
+    // itself), straight from the channel.
     std::function<void(const AnotifyEvent&)> anotify;
     // Guest console output, already appended to the log.
     std::function<void(std::span<const uint8_t>)> console;
@@ -125,6 +145,9 @@ class ArrowProcess {
   // Without it the destructor kills a QEMU it started and removes its files.
   void detach();
 
+  // How the log is rotated from now on (default: LogPolicy's).
+  void set_log_policy(const LogPolicy& policy) { log_policy_ = policy; }
+
   // Writes to the guest console (virsh console input).
   Status console_write(std::span<const uint8_t> bytes);
   // Asks ainit to send SIGNUM to the application's process group (Anotify
@@ -136,6 +159,8 @@ class ArrowProcess {
   Status connect_all();
   void on_qmp_ready();
   void on_child_exit(int wait_status, bool status_known);
+  void note_qmp_event(const QmpEvent& ev);
+  ExitCause cause_of(int wait_status, bool status_known) const;
   void fail_start(const Error& error);
   void append_log(std::string_view text);
   std::string log_tail() const;
@@ -151,6 +176,7 @@ class ArrowProcess {
   std::string name_;
   RuntimePaths paths_;
   std::string log_path_;
+  LogPolicy log_policy_;
   UniqueFd log_fd_;
   long log_start_ = 0;  // log size at spawn: QEMU's errors are after it
   pid_t pid_ = -1;
@@ -161,6 +187,12 @@ class ArrowProcess {
   bool exited_ = false;
   bool start_reported_ = false;
   int escalation_ = 0;  // 0 none, 1 quit sent, 2 SIGTERM sent, 3 SIGKILL sent
+  // What the exit means (cause_of).
+  bool shutdown_requested_ = false;
+  bool kill_requested_ = false;
+  bool panicked_ = false;
+  bool guest_reset_ = false;
+  bool app_exited_ = false;  // kept from the channel, which goes before the exit is reported
   unsigned kill_after_ms_ = 3000;
   guint child_watch_ = 0;
   guint pidfd_watch_ = 0;
@@ -174,11 +206,12 @@ class ArrowProcess {
   // The application's stdout/stderr in pipe mode: a flow-controlled
   // virtserialport (the console drops what the host cannot take at once).
   std::unique_ptr<FdStream> stdout_;
+  std::unique_ptr<FdStream> serial_;  // ttyS0, appended to the log
   uint64_t stdout_bytes_ = 0;         // read from stdout_ since connecting
   std::optional<uint64_t> output_end_;  // ANOTIFY_OUTPUT_END not yet acknowledged
   void on_stdout(std::span<const uint8_t> bytes);
   void on_output_end(uint64_t bytes);
-  UniquePath monitor_path_, console_path_, anotify_path_, stdout_path_, pid_path_;
+  UniquePath monitor_path_, console_path_, anotify_path_, stdout_path_, serial_path_, pid_path_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

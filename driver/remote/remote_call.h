@@ -49,6 +49,8 @@ class RemoteSession final : public rpc::Session {
   bool close_callback = false;  // REGISTER_CLOSE_CALLBACK
   int next_callback_id = 0;     // monotonic, never reused on this connection
   std::map<int, EventRegistration> events;  // by callbackID
+  size_t max_event_callbacks = 0;           // the program's limit on events.size()
+  bool event_limit_logged = false;          // its first refusal was logged
   std::string daemon_uri;       // arrow:///system or arrow:///session
 
  private:

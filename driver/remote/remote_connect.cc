@@ -36,6 +36,7 @@ Status connect_open(Call& call, XdrWriter&) {
   }
   if (flags & kOpenReadOnly) call.conn.readonly = true;
   call.conn.opened = true;
+  call.conn.client.set_opened();  // no longer anonymous to the transport's limits
   return {};
 }
 
@@ -181,6 +182,23 @@ Status check_event_id(int event_id) {
   return make_error(VIR_ERR_INVALID_ARG, fmt(_("invalid argument: unsupported event ID %1$d"), event_id));
 }
 
+// Each registration costs the daemon a MESSAGE per matching event: one
+// connection may hold max_client_event_callbacks of them. The first refusal
+// on a connection is logged.
+Status check_event_room(Call& call) {
+  RemoteSession& conn = call.conn;
+  if (conn.events.size() < conn.max_event_callbacks) return {};
+  if (!conn.event_limit_logged) {
+    conn.event_limit_logged = true;
+    conn.client.server().warn_limited("event limit",
+                                      "client %llu: refusing event registrations past %zu (max_client_event_callbacks)",
+                                      static_cast<unsigned long long>(conn.client.id()), conn.max_event_callbacks);
+  }
+  return make_error(VIR_ERR_OPERATION_FAILED,
+                    fmt(_("operation failed: too many event callbacks on this connection (at most %1$zu)"),
+                        conn.max_event_callbacks));
+}
+
 }  // namespace
 
 // Registrations for event IDs other than LIFECYCLE succeed (libvirtd accepts
@@ -190,6 +208,7 @@ Status connect_domain_event_callback_register_any(Call& call, XdrWriter& ret) {
   std::optional<DomainRef> dom = read_optional_domain(call.args);
   TRY(decoded(call.args));
   TRY(check_event_id(event_id));
+  TRY(check_event_room(call));
   EventRegistration reg{event_id, std::nullopt, false};
   if (dom) reg.dom = dom->uuid;
   int id = call.conn.next_callback_id++;
@@ -220,6 +239,7 @@ Status connect_domain_event_register_any(Call& call, XdrWriter&) {
                                                     event_id));
     }
   }
+  TRY(check_event_room(call));
   call.conn.events.emplace(call.conn.next_callback_id++, EventRegistration{event_id, std::nullopt, true});
   return {};
 }

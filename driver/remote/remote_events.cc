@@ -1,6 +1,7 @@
 // The libvirt side of events: each ArrowEvent that libvirt has a domain event
 // for becomes one MESSAGE per matching registration, on every open
-// connection, in occurrence order. Event procedure numbers come from the
+// connection, in occurrence order (the third of the four files a guest event
+// crosses; ARCHITECTURE.md, "Paths"). Event procedure numbers come from the
 // procedure table (remote_procs.cc), by name.
 #include <libvirt/libvirt.h>
 
@@ -74,6 +75,14 @@ std::string encode_event(const LibvirtEvent& lev, const DomainRef& dom, int call
 
 }  // namespace
 
+void RemoteProgram::subscribe_events() {
+  alive_ = std::make_shared<RemoteProgram*>(this);
+  std::weak_ptr<RemoteProgram*> weak = alive_;
+  driver_.subscribe([weak](const ArrowEvent& ev) {
+    if (auto program = weak.lock()) (*program)->deliver(ev);
+  });
+}
+
 void RemoteProgram::deliver(const ArrowEvent& ev) {
   std::optional<LibvirtEvent> lev = libvirt_event_of(ev);
   if (!lev) return;
@@ -89,6 +98,7 @@ void RemoteProgram::deliver(const ArrowEvent& ev) {
       if (reg.event_id != lev->event_id || (reg.dom && *reg.dom != ev.dom.uuid)) continue;
       if (event_procedure(lev->event_id, reg.legacy) == 0) continue;
       c->send(encode_event(*lev, ev.dom, cb, reg.legacy));
+      if (c->closed()) break;  // dropped (output bounds): its session, and CONN, are gone
     }
   }
 }

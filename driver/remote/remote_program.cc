@@ -7,18 +7,18 @@
 namespace arrow::remote {
 
 RemoteSession::RemoteSession(RemoteProgram& program, Client& client)
-    : client(client), readonly(client.readonly_socket()), daemon_uri(program.uri()), program_(program) {
+    : client(client),
+      readonly(client.readonly_socket()),
+      max_event_callbacks(program.max_event_callbacks()),
+      daemon_uri(program.uri()),
+      program_(program) {
   program_.add_session(this);
 }
 
 RemoteSession::~RemoteSession() { program_.remove_session(this); }
 
 RemoteProgram::RemoteProgram(DriverApi& driver, std::string uri) : driver_(driver), uri_(std::move(uri)) {
-  alive_ = std::make_shared<RemoteProgram*>(this);
-  std::weak_ptr<RemoteProgram*> weak = alive_;
-  driver_.subscribe([weak](const ArrowEvent& ev) {
-    if (auto program = weak.lock()) (*program)->deliver(ev);
-  });
+  subscribe_events();
 }
 
 RemoteProgram::~RemoteProgram() = default;

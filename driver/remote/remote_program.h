@@ -15,6 +15,8 @@
 
 namespace arrow::remote {
 
+inline constexpr size_t kDefaultMaxEventCallbacks = 256;
+
 class RemoteProgram final : public rpc::Program {
  public:
   // Subscribes to DRIVER's events. URI: what GET_URI answers.
@@ -28,16 +30,23 @@ class RemoteProgram final : public rpc::Program {
   bool busy() override { return driver_.num_of_domains() > 0; }
 
   const std::string& uri() const { return uri_; }
+  // Event registrations one connection may hold (virtarrowd.conf's
+  // max_client_event_callbacks); past it REGISTER_ANY is refused.
+  void set_max_event_callbacks(size_t n) { max_event_callbacks_ = n; }
+  size_t max_event_callbacks() const { return max_event_callbacks_; }
   void add_session(RemoteSession* s) { sessions_.insert(s); }
   void remove_session(RemoteSession* s) { sessions_.erase(s); }
 
  private:
-  // remote_events.cc: one MESSAGE per registration that matches EV.
+  // remote_events.cc: subscribes to the driver's events, and sends one
+  // MESSAGE per registration that matches each.
+  void subscribe_events();
   void deliver(const ArrowEvent& ev);
 
   DriverApi& driver_;
   std::string uri_;
   std::set<RemoteSession*> sessions_;
+  size_t max_event_callbacks_ = kDefaultMaxEventCallbacks;
   std::shared_ptr<RemoteProgram*> alive_;  // the driver's subscription may outlive us
 };
 

@@ -23,7 +23,12 @@ Status open_stream(Call& call, OpenFn open) {
                                                    call.header().serial, ErrorDomain::Domain);
   std::shared_ptr<StreamSink> sink = TRY((call.driver.*open)(dom, name, flags, stream));
   stream->set_sink(std::move(sink));
-  call.conn.client.add_stream(call.header().serial, stream);
+  if (!call.conn.client.add_stream(call.header().serial, stream)) {
+    // The transport refuses calls on an open stream's serial before they get
+    // here, so only a closing connection ends up here.
+    return make_error(VIR_ERR_RPC, fmt(_("serial %1$u is in use by an open stream on this connection"),
+                                       call.header().serial));
+  }
   call.defer().ok();
   stream->start();
   return {};

@@ -1,5 +1,6 @@
-// Listening sockets, accepting clients, the once-a-second tick (keepalive and
-// idle timeout), and the main loop.
+// Listening sockets, accepting clients within max_clients and
+// max_anonymous_clients (and backing off when out of file descriptors), the
+// once-a-second tick (keepalive, client timeouts, idle exit), and the main loop.
 #include "driver/rpc/server.h"
 
 #include <fcntl.h>
@@ -41,6 +42,7 @@ Server::~Server() {
     if (l->source) g_source_remove(l->source);
   }
   if (tick_source_) g_source_remove(tick_source_);
+  if (backoff_source_) g_source_remove(backoff_source_);
   if (loop_) g_main_loop_unref(loop_);
 }
 
@@ -61,6 +63,27 @@ void Server::warn(const char* format, ...) const {
   std::vfprintf(stderr, format, ap);
   std::fputc('\n', stderr);
   va_end(ap);
+}
+
+void Server::warn_limited(const char* kind, const char* format, ...) {
+  Limited& l = limited_[kind];
+  const gint64 now = g_get_monotonic_time();
+  const bool speak = l.last_us == 0 || now - l.last_us >= 60 * G_USEC_PER_SEC;
+  if (!speak && !options_.verbose) {
+    l.held_back++;
+    return;
+  }
+  va_list ap;
+  va_start(ap, format);
+  std::fputs("virtarrowd: ", stderr);
+  std::vfprintf(stderr, format, ap);
+  if (speak && l.held_back) std::fprintf(stderr, " (and %u more like it in the last minute)", l.held_back);
+  std::fputc('\n', stderr);
+  va_end(ap);
+  if (speak) {
+    l.last_us = now;
+    l.held_back = 0;
+  }
 }
 
 Status Server::listen(const std::string& path, mode_t mode, bool readonly, std::optional<gid_t> group) {
@@ -115,7 +138,7 @@ Status Server::adopt(UniqueFd fd, const std::string& path, bool readonly) {
 }
 
 void Server::serve_listener(std::unique_ptr<Listener> l) {
-  l->source = g_unix_fd_add(l->fd.get(), G_IO_IN, &Server::on_accept, this);
+  if (accepting_) l->source = g_unix_fd_add(l->fd.get(), G_IO_IN, &Server::on_accept, this);
   log("listening on %s%s", l->path.c_str(), l->readonly ? " (read-only)" : "");
   listeners_.push_back(std::move(l));
 }
@@ -131,8 +154,25 @@ gboolean Server::on_accept(gint fd, GIOCondition, gpointer data) {
 void Server::accept_on(Listener& l) {
   UniqueFd fd(::accept4(l.fd.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
   if (!fd.valid()) {
-    if (errno != EAGAIN && errno != EINTR) warn("accept failed: %s", std::strerror(errno));
+    int err = errno;
+    if (err == EAGAIN || err == EINTR || err == ECONNABORTED) return;
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+      // The connection stays in the backlog and the socket readable: pause
+      // rather than spin, until a client leaves or the back-off ends.
+      if (!backoff_logged_) {
+        warn("accept failed: %s; pausing new connections (%zu clients)", std::strerror(err), clients_.size());
+        backoff_logged_ = true;
+      }
+      if (!backoff_source_) backoff_source_ = g_timeout_add(options_.accept_backoff_ms, &Server::on_backoff_over, this);
+      update_accepting();
+      return;
+    }
+    warn("accept failed: %s", std::strerror(err));
     return;
+  }
+  if (backoff_logged_) {
+    warn("accepting new connections again (%zu clients)", clients_.size());
+    backoff_logged_ = false;
   }
   if (options_.verbose) {
     // Who connected: the kernel's record of the peer, not anything it says.
@@ -149,31 +189,93 @@ void Server::accept_on(Listener& l) {
   add_client(std::move(fd), l.readonly);
 }
 
-void Server::add_client(UniqueFd fd, bool readonly) {
-  uint64_t id = next_client_id_++;
-  auto client = std::make_shared<Client>(*this, std::move(fd), readonly, id);
-  clients_.emplace(id, client);
-  client->start();
+bool Server::at_client_limit() const {
+  return clients_.size() >= options_.max_clients ||
+         (options_.max_anonymous_clients && anonymous_ >= options_.max_anonymous_clients);
 }
 
-void Server::forget(uint64_t client_id) { clients_.erase(client_id); }
+void Server::update_accepting() {
+  const bool limited = at_client_limit();
+  if (limited && !limit_logged_) {
+    warn("%zu clients, %zu of them not opened (max_clients %zu, max_anonymous_clients %zu): "
+         "accepting no new connection until one opens or leaves",
+         clients_.size(), anonymous_, options_.max_clients, options_.max_anonymous_clients);
+    limit_logged_ = true;
+  } else if (!limited && limit_logged_) {
+    warn("accepting new connections again (%zu clients, %zu not opened)", clients_.size(), anonymous_);
+    limit_logged_ = false;
+  }
+  const bool want = !limited && !backoff_source_;
+  accepting_ = want;
+  for (auto& l : listeners_) {
+    if (want && !l->source) {
+      l->source = g_unix_fd_add(l->fd.get(), G_IO_IN, &Server::on_accept, this);
+    } else if (!want && l->source) {
+      g_source_remove(l->source);
+      l->source = 0;
+    }
+  }
+}
+
+gboolean Server::on_backoff_over(gpointer data) {
+  auto* self = static_cast<Server*>(data);
+  self->backoff_source_ = 0;
+  self->update_accepting();
+  return G_SOURCE_REMOVE;
+}
+
+std::shared_ptr<Client> Server::add_client(UniqueFd fd, bool readonly) {
+  uint64_t id = next_client_id_++;
+  if (at_client_limit()) {
+    // Only a socket not from our listeners gets here (they pause at the limit).
+    update_accepting();
+    log("client %llu: refused: too many clients", static_cast<unsigned long long>(id));
+    return nullptr;
+  }
+  auto client = std::make_shared<Client>(*this, std::move(fd), readonly, id);
+  clients_.emplace(id, client);
+  anonymous_++;
+  update_accepting();
+  client->start();
+  return client;
+}
+
+void Server::client_opened(const Client&) {
+  if (anonymous_ > 0) anonymous_--;
+  update_accepting();
+}
+
+void Server::forget(uint64_t client_id) {
+  auto it = clients_.find(client_id);
+  if (it == clients_.end()) return;
+  if (!it->second->opened() && anonymous_ > 0) anonymous_--;
+  clients_.erase(it);  // may destroy the client once its caller's reference goes
+  // A client left: a descriptor is free, so try accepting at once.
+  if (backoff_source_) {
+    g_source_remove(backoff_source_);
+    backoff_source_ = 0;
+  }
+  update_accepting();
+}
 
 gboolean Server::on_tick(gpointer data) {
-  auto* self = static_cast<Server*>(data);
-  gint64 now = g_get_monotonic_time();
+  static_cast<Server*>(data)->tick(g_get_monotonic_time());
+  return G_SOURCE_CONTINUE;
+}
+
+void Server::tick(gint64 now) {
   std::vector<std::shared_ptr<Client>> snapshot;
-  for (auto& [id, c] : self->clients_) snapshot.push_back(c);
+  for (auto& [id, c] : clients_) snapshot.push_back(c);
   for (auto& c : snapshot) c->tick(now);
 
-  if (self->options_.timeout_s == 0) return G_SOURCE_CONTINUE;
-  bool idle = self->clients_.empty() && !self->program_.busy();
+  if (options_.timeout_s == 0) return;
+  bool idle = clients_.empty() && !program_.busy();
   if (!idle) {
-    self->idle_since_us_ = now;
-  } else if (now - self->idle_since_us_ >= gint64{self->options_.timeout_s} * G_USEC_PER_SEC) {
-    self->log("idle for %u s: exiting", self->options_.timeout_s);
-    self->quit();
+    idle_since_us_ = now;
+  } else if (now - idle_since_us_ >= gint64{options_.timeout_s} * G_USEC_PER_SEC) {
+    log("idle for %u s: exiting", options_.timeout_s);
+    quit();
   }
-  return G_SOURCE_CONTINUE;
 }
 
 void Server::quit() { g_main_loop_quit(loop_); }

@@ -3,21 +3,14 @@ Debian package, nothing packaged), how it runs natively (for bench/apps.py),
 when it is ready and what its own client checks. Used by apptest.py."""
 
 import os
-import subprocess
+
+from arrowtest import free_port, run_client
 
 GUEST = "127.0.0.1"
 
 
-def _run(argv, timeout=30):
-    try:
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return 124, f"{argv[0]}: timed out after {timeout} s"
-    return r.returncode, r.stdout + r.stderr
-
-
 def curl(port, path="/"):
-    return _run(["curl", "-sS", "--max-time", "10", f"http://127.0.0.1:{port}{path}"])
+    return run_client(["curl", "-sS", "--max-time", "10", f"http://127.0.0.1:{port}{path}"])
 
 
 def _write(path, text):
@@ -151,7 +144,7 @@ class Redis(Case):
                 "--appendonly", "no", "--dir", work]
 
     def _cli(self, port, *args):
-        return _run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), *args])
+        return run_client(["redis-cli", "-h", "127.0.0.1", "-p", str(port), *args])
 
     def ready(self, port):
         status, out = self._cli(port, "ping")
@@ -165,7 +158,7 @@ class Redis(Case):
         # 10 clients, not the default 50: user-mode networking stalls a burst
         # of 50 new connections (LIMITATIONS.md); SET and GET only, as the
         # whole suite takes minutes at TCG's ~1000 requests per second.
-        status, out = _run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-q", "-n", "10000",
+        status, out = run_client(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-q", "-n", "10000",
                             "-c", "10", "-t", "set,get"], timeout=240)
         checks.check(status == 0 and out.count("requests per second") == 2,
                      "redis: redis-benchmark -q -n 10000 -c 10 -t set,get completes", out)
@@ -260,7 +253,6 @@ class Etcd(Case):
                     memory_mib=512, guest_port=2379)
 
     def native(self, work, port):
-        from apptest import free_port
         peer = free_port()
         return ["/usr/bin/etcd", "--name", "native", "--data-dir", os.path.join(work, "data"),
                 "--listen-client-urls", f"http://127.0.0.1:{port}",
@@ -270,7 +262,7 @@ class Etcd(Case):
                 "--initial-cluster", f"native=http://127.0.0.1:{peer}"]
 
     def _ctl(self, port, *args):
-        return _run(["etcdctl", f"--endpoints=http://127.0.0.1:{port}", "--dial-timeout=5s", *args])
+        return run_client(["etcdctl", f"--endpoints=http://127.0.0.1:{port}", "--dial-timeout=5s", *args])
 
     def ready(self, port):
         status, out = self._ctl(port, "endpoint", "health")

@@ -1,8 +1,13 @@
-"""Shared helpers for Arrow's integration tests (run through ./run with
-Debian's python3): domain XML for a test Arrow, free loopback ports, HTTP
-fetches with retries, and paths into the build tree."""
+"""Shared helpers for Arrow's integration tests and benchmarks (run through
+./run with Debian's python3): paths into the build tree, the one wait_for,
+free loopback ports, HTTP fetches with retries, domain XML for a test Arrow,
+and a TAP-like checker. A test finds this folder with
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
+"""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,8 +16,34 @@ import time
 import urllib.request
 from xml.sax.saxutils import escape, quoteattr
 
+SRCDIR = os.environ.get("ARROW_SRCDIR") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILDDIR = os.environ.get("ARROW_BUILDDIR", os.getcwd())
-SRCDIR = os.environ.get("ARROW_SRCDIR", os.getcwd())
+KERNEL_DIR = os.environ.get("ARROW_KERNEL_DIR", os.path.join(BUILDDIR, "kernel"))
+DAEMON = os.path.join(BUILDDIR, "driver", "daemon", "virtarrowd")
+FAKE_DAEMON = os.path.join(BUILDDIR, "tests", "unit", "virtarrowd-fake")
+ARROW = os.path.join(BUILDDIR, "virsh-ext", "arrow")
+LAUNCH = os.path.join(BUILDDIR, "driver", "engine", "arrow-launch")
+SKIP = 77  # automake's "skipped" status
+
+
+def wait_for(predicate, timeout, what, interval=0.2, retry=()):
+    """The first true value of predicate(), polled every INTERVAL seconds
+    until TIMEOUT seconds pass; AssertionError naming WHAT after that.
+    Exceptions of the types in RETRY count as "not yet" (a client failing
+    while the guest boots); the last one is named in the error."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            value = predicate()
+        except retry as e:
+            value, last = None, e
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}"
+                                 + (f" (last: {last})" if last else ""))
+        time.sleep(interval)
 
 
 def free_port():
@@ -22,17 +53,66 @@ def free_port():
         return s.getsockname()[1]
 
 
+def http_get(url, timeout=60.0):
+    """(status, body) of a GET of URL, retried until the server answers or
+    TIMEOUT seconds pass (connection refused or reset while the guest boots)."""
+    def answer():
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read()
+    return wait_for(answer, timeout, f"{url} to answer", retry=(OSError,))
+
+
+def http_status(url):
+    """The status of one GET of URL, None when it fails."""
+    try:
+        with urllib.request.urlopen(url, timeout=3) as r:
+            return r.status
+    except OSError:
+        return None
+
+
+def run_client(argv, timeout=30, input=None):
+    """Runs a host client; returns (status, stdout+stderr), status 124 when
+    it ran past TIMEOUT seconds."""
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input)
+    except subprocess.TimeoutExpired:
+        return 124, f"{argv[0]}: timed out after {timeout} s"
+    return r.returncode, r.stdout + r.stderr
+
+
+def libvirt_error(call):
+    """(code, message) of the libvirt error CALL() raises; (None, "no error")
+    when it returns."""
+    import libvirt
+    try:
+        call()
+    except libvirt.libvirtError as e:
+        return e.get_error_code(), str(e)
+    return None, "no error"
+
+
+def read_text(path):
+    """The text of PATH, "" when it cannot be read."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def domain_xml(name, init, args=(), env=None, shares=(), forwards=(), memory_mib=128,
-               initdir=None, inituser=None, extra_os="", on_poweroff=None):
-    """Builds an Arrow domain XML. shares: (source, target, readonly);
-    forwards: (host_port, guest_port)."""
+               initdir=None, inituser=None, extra_os="", on_poweroff=None, devices="", console=True):
+    """An Arrow domain XML. shares: dicts with source, target and optionally
+    readonly=True, transient=True (ShadowFS, tmpfs upper) or upper=HOSTDIR
+    (ShadowFS, persistent upper); forwards: (host_port, guest_port) on
+    127.0.0.1; devices: more device XML; console: a <console type='pty'/>."""
     lines = ["<domain type='arrow'>", f"  <name>{escape(name)}</name>",
              f"  <memory unit='MiB'>{memory_mib}</memory>", "  <vcpu>1</vcpu>", "  <os>",
              "    <type arch='x86_64' machine='microvm'>exe</type>",
              f"    <init>{escape(init)}</init>"]
     lines += [f"    <initarg>{escape(a)}</initarg>" for a in args]
-    for k, v in (env or {}).items():
-        lines.append(f"    <initenv name={quoteattr(k)}>{escape(v)}</initenv>")
+    lines += [f"    <initenv name={quoteattr(k)}>{escape(v)}</initenv>" for k, v in (env or {}).items()]
     if initdir:
         lines.append(f"    <initdir>{escape(initdir)}</initdir>")
     if inituser:
@@ -43,11 +123,15 @@ def domain_xml(name, init, args=(), env=None, shares=(), forwards=(), memory_mib
     if on_poweroff:
         lines.append(f"  <on_poweroff>{on_poweroff}</on_poweroff>")
     lines.append("  <devices>")
-    for src, dst, ro in shares:
+    for s in shares:
         lines += ["    <filesystem type='mount' accessmode='passthrough'>",
-                  f"      <source dir={quoteattr(src)}/>", f"      <target dir={quoteattr(dst)}/>"]
-        if ro:
+                  f"      <source dir={quoteattr(s['source'])}/>", f"      <target dir={quoteattr(s['target'])}/>"]
+        if s.get("readonly"):
             lines.append("      <readonly/>")
+        if s.get("transient"):
+            lines.append("      <transient/>")
+        if s.get("upper"):
+            lines.append(f"      <upper dir={quoteattr(s['upper'])}/>")
         lines.append("    </filesystem>")
     if forwards:
         lines.append("    <interface type='user'>")
@@ -55,22 +139,20 @@ def domain_xml(name, init, args=(), env=None, shares=(), forwards=(), memory_mib
             lines += ["      <portForward proto='tcp' address='127.0.0.1'>",
                       f"        <range start='{host}' to='{guest}'/>", "      </portForward>"]
         lines.append("    </interface>")
-    lines += ["    <console type='pty'/>", "  </devices>", "</domain>", ""]
+    if devices:
+        lines.append(devices)
+    if console:
+        lines.append("    <console type='pty'/>")
+    lines += ["  </devices>", "</domain>", ""]
     return "\n".join(lines)
 
 
-def http_get(url, timeout=60.0):
-    """GETs url, retrying until the server answers or timeout seconds pass."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                return r.status, r.read()
-        except OSError as e:  # connection refused/reset while the guest boots
-            last = e
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {timeout}s: {last}")
+def remove_tree(path):
+    """Removes a test's temporary folder, unless ARROW_KEEP_TEST_ROOT is set."""
+    if os.environ.get("ARROW_KEEP_TEST_ROOT"):
+        print(f"# kept {path}")
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def write_temp(text, suffix=".xml", dir=None):
@@ -80,21 +162,28 @@ def write_temp(text, suffix=".xml", dir=None):
     return path
 
 
+def skip(reason):
+    """Ends the test as skipped (status 77)."""
+    print(f"SKIP: {reason}", flush=True)
+    sys.exit(SKIP)
+
+
 class Failures:
-    """Collects check results and prints a TAP-like summary; exit status 1
-    when any check failed."""
+    """Collects check results as TAP-like lines; finish() prints the summary
+    and exits 1 when any check failed."""
 
     def __init__(self):
         self.passed = 0
         self.failed = 0
 
-    def check(self, cond, what):
+    def check(self, cond, what, detail=""):
         if cond:
             self.passed += 1
             print(f"ok - {what}")
         else:
             self.failed += 1
-            print(f"not ok - {what}")
+            shown = str(detail).strip()[-2000:].replace("\n", "\n#   ")
+            print(f"not ok - {what}" + (f"\n#   {shown}" if detail else ""))
         sys.stdout.flush()
         return cond
 
@@ -104,6 +193,10 @@ class Failures:
             print(f"#   expected: {expected!r}\n#   actual:   {actual!r}")
         return self.check(ok, what)
 
+    def summary(self):
+        """Prints the summary line; the exit status it stands for."""
+        print(f"# {self.passed} passed, {self.failed} failed", flush=True)
+        return 1 if self.failed else 0
+
     def finish(self):
-        print(f"# {self.passed} passed, {self.failed} failed")
-        sys.exit(1 if self.failed else 0)
+        sys.exit(self.summary())

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Load on virtarrowd (issue 5, item 8): CLIENTS libvirt-python clients, each
 on its own connection in its own thread (libvirt-python releases the GIL
 during a call), run list / dominfo / define / undefine for a bounded time
@@ -18,17 +17,16 @@ chunks for reuse; measured growth after warm-up: under 2 MiB); a leak per
 call would grow RSS without bound, which is what the valgrind run of
 bench/load.py checks exactly.
 
-run_load() is shared with bench/load.py (the long run)."""
+Shared by tests/integration/driver/load.py (the short run in make check)
+and bench/load.py (the long run, and one under valgrind)."""
 
 import os
-import sys
 import threading
 import time
 
 import libvirt
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
-from daemon import Daemon, wait_for  # noqa: E402
+from daemon import Daemon
 
 CLIENTS = 50
 CALL_TIMEOUT = 30.0    # seconds a single call may take before it counts as a deadlock
@@ -198,18 +196,15 @@ def check(result):
     return problems
 
 
-def main():
-    seconds = float(os.environ.get("ARROW_LOAD_SECONDS", "20"))
-    d = Daemon(prefix="arrow-load-").start()
+def run_checked(seconds, daemon=None):
+    """The load for SECONDS on DAEMON (a plain private one unless given,
+    started and stopped here); prints and returns the problems found."""
+    d = daemon or Daemon(prefix="arrow-load-")
+    d.start()
     try:
         problems = check(run_load(d, seconds))
     finally:
         d.stop()
     for p in problems:
         print(f"FAIL: {p}")
-    print("PASS" if not problems else "FAILED")
-    return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return problems

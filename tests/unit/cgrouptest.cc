@@ -16,34 +16,15 @@
 #include "tests/unit/testutil.h"
 
 using namespace arrow;
+using arrow::test::exists;
 
 namespace {
 
-bool exists(const std::string& path) {
-  struct stat st;
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
-void put(const std::string& path, const std::string& content) {
-  FILE* f = fopen(path.c_str(), "w");
-  CPPUNIT_ASSERT(f);
-  fputs(content.c_str(), f);
-  fclose(f);
-}
-
 // A fake cgroup v2 root: cgroup.controllers and cgroup.subtree_control.
-struct FakeRoot {
-  std::string path;
-  explicit FakeRoot(const std::string& controllers) {
-    char tmpl[] = "/tmp/cgrouptest-XXXXXX";
-    path = mkdtemp(tmpl);
-    put(path + "/cgroup.controllers", controllers + "\n");
-    put(path + "/cgroup.subtree_control", "");
-  }
-  ~FakeRoot() {
-    std::string cmd = "rm -rf '" + path + "'";
-    if (system(cmd.c_str()) != 0) {
-    }
+struct FakeRoot : test::TempDir {
+  explicit FakeRoot(const std::string& controllers) : test::TempDir("cgrouptest") {
+    test::write_file(path + "/cgroup.controllers", controllers + "\n");
+    test::write_file(path + "/cgroup.subtree_control", "");
   }
 };
 
@@ -93,7 +74,7 @@ class CgroupTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(std::string("+memory +cpu"), test::read_file(root.path + "/cgroup.subtree_control"));
     CPPUNIT_ASSERT_EQUAL(std::string("+memory +cpu"), test::read_file(parent.value() + "/cgroup.subtree_control"));
     // Already enabled (as the kernel lists them): nothing is written again.
-    put(parent.value() + "/cgroup.subtree_control", "cpu memory\n");
+    test::write_file(parent.value() + "/cgroup.subtree_control", "cpu memory\n");
     CPPUNIT_ASSERT(prepare_cgroup_parent(root.path).ok());
     CPPUNIT_ASSERT_EQUAL(std::string("cpu memory\n"), test::read_file(parent.value() + "/cgroup.subtree_control"));
   }

@@ -18,6 +18,7 @@
 #include "tests/unit/testutil.h"
 
 using namespace arrow;
+using arrow::test::exists;
 
 namespace {
 
@@ -91,24 +92,6 @@ std::string xml_of(const std::string& name, const std::string& uuid, const std::
 const char* kUuidA = "11111111-2222-4333-8444-555555555555";
 const char* kUuidB = "21111111-2222-4333-8444-555555555555";
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/drivertest-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::string cmd = "rm -rf '" + path + "'";
-    if (system(cmd.c_str()) != 0) {
-    }
-  }
-};
-
-bool exists(const std::string& path) {
-  struct stat st;
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
 }  // namespace
 
 class DriverTest : public CppUnit::TestFixture {
@@ -131,11 +114,12 @@ class DriverTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(stats_and_listing);
   CPPUNIT_TEST(metadata_live_and_config);
   CPPUNIT_TEST(metadata_errors);
+  CPPUNIT_TEST(guest_floods_are_bounded);
   CPPUNIT_TEST_SUITE_END();
 
  public:
   void setUp() override {
-    dir_ = std::make_unique<TempDir>();
+    dir_ = std::make_unique<test::TempDir>("drivertest");
     driver_ = make_driver(false);
   }
   void tearDown() override {
@@ -156,6 +140,7 @@ class DriverTest : public CppUnit::TestFixture {
     auto driver = std::make_unique<ArrowDriver>(std::move(conf), std::move(options));
     CPPUNIT_ASSERT(driver->load().ok());
     driver->subscribe([this](const ArrowEvent& ev) {
+      if (ev.kind == ArrowEventKind::Heartbeat) heartbeats_++;
       if (ev.kind != ArrowEventKind::Lifecycle) return;
       events_.push_back(ev.event * 100 + ev.detail);
       event_ids_.push_back(ev.dom.id);
@@ -372,13 +357,43 @@ class DriverTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(!driver_->lookup_by_id(1).ok());
   }
 
+  // A guest that floods Anotify with ERROR text (newlines in it to forge log
+  // lines) and heartbeats gets a bounded number of log lines, each one line,
+  // and a bounded number of events for the front ends (D-Bus signals); the
+  // driver still takes in every heartbeat.
+  void guest_floods_are_bounded() {
+    DomainRef a = define(xml_of("web", kUuidA));
+    must_start(a);
+    const size_t logged_before = logged_.size();
+    for (int i = 0; i < 5000; i++) {
+      world_.last().events.anotify(AnotifyError{"bad\nvirtarrowd: forged line\x1b[2J"});
+      world_.last().events.anotify(AnotifyHeartbeat{static_cast<uint64_t>(i)});
+    }
+    const size_t lines = logged_.size() - logged_before;
+    CPPUNIT_ASSERT(lines >= 1);
+    CPPUNIT_ASSERT(lines <= 20);  // the burst (10) and what a second of refill allows
+    for (size_t i = logged_before; i < logged_.size(); i++) {
+      CPPUNIT_ASSERT(logged_[i].find('\n') == std::string::npos);
+      CPPUNIT_ASSERT(logged_[i].find('\x1b') == std::string::npos);
+      CPPUNIT_ASSERT(logged_[i].find("bad\\nvirtarrowd: forged line\\x1b[2J") != std::string::npos);
+    }
+    CPPUNIT_ASSERT(heartbeats_ >= 1 && heartbeats_ <= 60);
+    // Every beat still counts: the stats show the last one.
+    Result<std::vector<DomainStatsRecord>> stats = driver_->get_all_domain_stats(0, 0);
+    CPPUNIT_ASSERT(stats.ok());
+    bool found = false;
+    for (const TypedParam& p : stats.value()[0].params)
+      found = found || (p.field == "arrow.heartbeat.last_ms" && p.i == 4999);
+    CPPUNIT_ASSERT(found);
+  }
+
   void shutdown_reports_application_exit() {
     DomainRef a = define(xml_of("web", kUuidA));
     must_start(a);
     CPPUNIT_ASSERT(run([&](auto done) { driver_->domain_shutdown(a, 0, done); }).ok());
     CPPUNIT_ASSERT_EQUAL(1, world_.shutdown_requests);
     expect_state(a, VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_BOOTED);  // returns at once
-    world_.last().events.app_exited(0, 0);
+    world_.last().events.anotify(AnotifyAppExited{0, 0});
     expect_state(a, VIR_DOMAIN_SHUTDOWN, VIR_DOMAIN_SHUTDOWN_USER);
     CPPUNIT_ASSERT_EQUAL(ev(VIR_DOMAIN_EVENT_SHUTDOWN, VIR_DOMAIN_EVENT_SHUTDOWN_HOST), events_.back());
     world_.last().events.exited(ExitCause::Poweroff);
@@ -387,7 +402,7 @@ class DriverTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(ev(VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN), events_.back());
     // The application ending by itself is a shutdown too.
     must_start(a);
-    world_.last().events.app_exited(3, 0);
+    world_.last().events.anotify(AnotifyAppExited{3, 0});
     CPPUNIT_ASSERT_EQUAL(ev(VIR_DOMAIN_EVENT_SHUTDOWN, VIR_DOMAIN_EVENT_SHUTDOWN_GUEST), events_.back());
     world_.last().events.exited(ExitCause::Poweroff);
     world_.pump();
@@ -400,7 +415,7 @@ class DriverTest : public CppUnit::TestFixture {
     DomainRef a = define(xml_of("loop", kUuidA, "<on_poweroff>restart</on_poweroff>"));
     int id = start(a).value().id;
     size_t n_events = events_.size();
-    world_.last().events.app_exited(0, 0);
+    world_.last().events.anotify(AnotifyAppExited{0, 0});
     world_.last().events.exited(ExitCause::Poweroff);
     world_.pump();
     CPPUNIT_ASSERT_EQUAL(2, world_.starts);
@@ -577,7 +592,7 @@ class DriverTest : public CppUnit::TestFixture {
     size_t n = events_.size();
     CPPUNIT_ASSERT(run([&](auto done) { driver_->domain_reboot(a, 0, done); }).ok());
     CPPUNIT_ASSERT_EQUAL(1, world_.shutdown_requests);
-    world_.last().events.app_exited(0, 15);
+    world_.last().events.anotify(AnotifyAppExited{0, 15});
     world_.last().events.exited(ExitCause::Poweroff);
     world_.pump();
     CPPUNIT_ASSERT_EQUAL(2, world_.starts);
@@ -662,11 +677,12 @@ class DriverTest : public CppUnit::TestFixture {
 
  private:
   FakeWorld world_;
-  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<test::TempDir> dir_;
   std::unique_ptr<ArrowDriver> driver_;
   std::vector<int> events_;
   std::vector<int> event_ids_;
   std::vector<std::string> logged_;
+  int heartbeats_ = 0;
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION(DriverTest);

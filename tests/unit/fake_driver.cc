@@ -106,7 +106,10 @@ Result<DomainRef> FakeDriver::lookup_by_name(const std::string& name) {
   return make_error(VIR_ERR_NO_DOMAIN, "Domain not found: no domain with matching name '" + name + "'");
 }
 
-Result<DomainRef> FakeDriver::lookup_by_uuid(const Uuid& uuid) { return TRY(find_or_error(uuid))->ref; }
+Result<DomainRef> FakeDriver::lookup_by_uuid(const Uuid& uuid) {
+  Dom* d = TRY(find_or_error(uuid));
+  return d->ref;
+}
 
 Result<DomainRef> FakeDriver::lookup_by_id(int id) {
   for (auto& d : doms_) {
@@ -271,28 +274,26 @@ void FakeDriver::domain_reboot(const DomainRef& ref, unsigned, Reply<void> done)
   done({});
 }
 
-void FakeDriver::domain_suspend(const DomainRef& ref, Reply<void> done) {
+void FakeDriver::transition(const DomainRef& ref, int from, const char* from_name, int to, int reason, int event,
+                            Reply<void> done) {
   Dom* d = find(ref.uuid);
   if (!d) return done(no_domain("uuid"));
-  if (d->state != kRunning) {
-    return done(make_error(VIR_ERR_OPERATION_INVALID, "Requested operation is not valid: domain is not running"));
+  if (d->state != from) {
+    return done(make_error(VIR_ERR_OPERATION_INVALID,
+                           std::string("Requested operation is not valid: domain is not ") + from_name));
   }
-  d->state = kPaused;
-  d->reason = 1;
+  d->state = to;
+  d->reason = reason;
   done({});
-  emit(*d, kEvSuspended, 0);
+  emit(*d, event, 0);
+}
+
+void FakeDriver::domain_suspend(const DomainRef& ref, Reply<void> done) {
+  transition(ref, kRunning, "running", kPaused, 1, kEvSuspended, std::move(done));
 }
 
 void FakeDriver::domain_resume(const DomainRef& ref, Reply<void> done) {
-  Dom* d = find(ref.uuid);
-  if (!d) return done(no_domain("uuid"));
-  if (d->state != kPaused) {
-    return done(make_error(VIR_ERR_OPERATION_INVALID, "Requested operation is not valid: domain is not paused"));
-  }
-  d->state = kRunning;
-  d->reason = 5;
-  done({});
-  emit(*d, kEvResumed, 0);
+  transition(ref, kPaused, "paused", kRunning, 5, kEvResumed, std::move(done));
 }
 
 Result<DomainInfo> FakeDriver::domain_get_info(const DomainRef& ref) {
@@ -311,11 +312,13 @@ Result<DomainStateInfo> FakeDriver::domain_get_state(const DomainRef& ref) {
 }
 
 Result<std::string> FakeDriver::domain_get_xml_desc(const DomainRef& ref, unsigned) {
-  return TRY(find_or_error(ref.uuid))->xml;
+  Dom* d = TRY(find_or_error(ref.uuid));
+  return d->xml;
 }
 
 Result<bool> FakeDriver::domain_get_autostart(const DomainRef& ref) {
-  return TRY(find_or_error(ref.uuid))->autostart;
+  Dom* d = TRY(find_or_error(ref.uuid));
+  return d->autostart;
 }
 
 Status FakeDriver::domain_set_autostart(const DomainRef& ref, bool autostart) {
@@ -328,10 +331,14 @@ Status FakeDriver::domain_set_autostart(const DomainRef& ref, bool autostart) {
   return {};
 }
 
-Result<bool> FakeDriver::domain_is_active(const DomainRef& ref) { return TRY(find_or_error(ref.uuid))->ref.id >= 0; }
+Result<bool> FakeDriver::domain_is_active(const DomainRef& ref) {
+  Dom* d = TRY(find_or_error(ref.uuid));
+  return d->ref.id >= 0;
+}
 
 Result<bool> FakeDriver::domain_is_persistent(const DomainRef& ref) {
-  return TRY(find_or_error(ref.uuid))->persistent;
+  Dom* d = TRY(find_or_error(ref.uuid));
+  return d->persistent;
 }
 
 Result<uint64_t> FakeDriver::domain_get_max_memory(const DomainRef& ref) {

@@ -74,6 +74,10 @@ class FakeDriver : public DriverApi {
   void start(Dom& d, Reply<DomainRef> done);
   // DETAIL: VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN (0) or _DESTROYED (1).
   void stop(const DomainRef& ref, int detail, Reply<void> done);
+  // Suspend and resume: the domain from state FROM (named FROM_NAME in the
+  // error) to TO with REASON, then lifecycle EVENT.
+  void transition(const DomainRef& ref, int from, const char* from_name, int to, int reason, int event,
+                  Reply<void> done);
 
   std::vector<Dom> doms_;
   int next_id_ = 1;

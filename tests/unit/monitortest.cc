@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "driver/engine/fd_stream.h"
 #include "driver/engine/json.h"
 #include "driver/engine/qemu_monitor.h"
 
@@ -69,6 +70,41 @@ void spin_until(const std::function<bool()>& done) {
 
 }  // namespace
 
+// FdStream, under the QMP client, the Anotify channel and the console: a peer
+// that never reads (a guest ignoring its port while the daemon acknowledges
+// its OUTPUT_END frames) cannot make the queue grow past its limit; what was
+// queued still arrives whole once the peer reads.
+void stream_write_queue_is_bounded() {
+  int sv[2];
+  CPPUNIT_ASSERT_EQUAL(0, ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  UniqueFd reader(sv[1]);
+  FdStream stream(UniqueFd(sv[0]), nullptr, nullptr);
+  stream.set_write_limit(64 * 1024);
+  const std::vector<uint8_t> ack(8, 0x41);
+  size_t accepted = 0;
+  Status refused;
+  for (int i = 0; i < 1000000 && refused.ok(); i++) {
+    refused = stream.write(ack);
+    if (refused.ok()) accepted += ack.size();
+  }
+  CPPUNIT_ASSERT(!refused.ok());
+  CPPUNIT_ASSERT(refused.error().message.find("not reading") != std::string::npos);
+  CPPUNIT_ASSERT(stream.queued() <= 64 * 1024);
+  size_t got = 0;
+  char buf[65536];
+  while (got < accepted) {
+    while (g_main_context_iteration(nullptr, FALSE)) {
+    }
+    pollfd p{reader.get(), POLLIN, 0};
+    if (::poll(&p, 1, 1000) <= 0) break;
+    const ssize_t n = ::read(reader.get(), buf, sizeof buf);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  CPPUNIT_ASSERT_EQUAL(accepted, got);
+  CPPUNIT_ASSERT_EQUAL(size_t(0), stream.queued());
+}
+
 class MonitorTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(MonitorTest);
   CPPUNIT_TEST(test_json);
@@ -77,6 +113,7 @@ class MonitorTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(test_events);
   CPPUNIT_TEST(test_close_fails_pending);
   CPPUNIT_TEST(test_garbage_closes);
+  CPPUNIT_TEST(test_stream_write_queue_is_bounded);
   CPPUNIT_TEST_SUITE_END();
 
   std::unique_ptr<QmpMonitor> mon_;
@@ -87,6 +124,8 @@ class MonitorTest : public CppUnit::TestFixture {
   std::vector<QmpEvent> events_;
 
  public:
+  void test_stream_write_queue_is_bounded() { stream_write_queue_is_bounded(); }
+
   void setUp() override {
     int sv[2];
     CPPUNIT_ASSERT_EQUAL(0, ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));

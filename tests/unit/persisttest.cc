@@ -11,38 +11,11 @@
 #include <string>
 
 #include "driver/arrow/arrow_persist.h"
+#include "tests/unit/testutil.h"
 #include "util/i18n.h"
 
 using namespace arrow;
-
-namespace {
-
-bool exists(const std::string& path) {
-  struct stat st;
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
-// A private temporary directory, removed (recursively) at the end.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/persisttest-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::string cmd = "rm -rf '" + path + "'";
-    if (system(cmd.c_str()) != 0) {
-    }
-  }
-};
-
-void put(const std::string& path, const std::string& content) {
-  FILE* f = fopen(path.c_str(), "w");
-  fputs(content.c_str(), f);
-  fclose(f);
-}
-
-}  // namespace
+using arrow::test::exists;
 
 class PersistTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(PersistTest);
@@ -57,7 +30,7 @@ class PersistTest : public CppUnit::TestFixture {
 
  public:
   void atomic_write_replaces() {
-    TempDir dir;
+    test::TempDir dir("persisttest");
     std::string path = dir.path + "/web.xml";
     CPPUNIT_ASSERT(write_file_atomic(path, "one").ok());
     CPPUNIT_ASSERT_EQUAL(std::string("one"), read_whole_file(path).value());
@@ -74,13 +47,13 @@ class PersistTest : public CppUnit::TestFixture {
   }
 
   void atomic_write_failure_leaves_old() {
-    TempDir dir;
+    test::TempDir dir("persisttest");
     std::string path = dir.path + "/web.xml";
     CPPUNIT_ASSERT(write_file_atomic(path, "old").ok());
     // A directory in place of the target makes the rename fail.
     std::string blocked = dir.path + "/blocked.xml";
     CPPUNIT_ASSERT(::mkdir(blocked.c_str(), 0700) == 0);
-    put(blocked + "/x", "x");
+    test::write_file(blocked + "/x", "x");
     Status st = write_file_atomic(blocked, "new");
     CPPUNIT_ASSERT(!st.ok());
     CPPUNIT_ASSERT_EQUAL(int(VIR_ERR_SYSTEM_ERROR), st.error().code);
@@ -94,12 +67,12 @@ class PersistTest : public CppUnit::TestFixture {
   }
 
   void load_moves_bad_files_aside() {
-    TempDir dir;
-    put(dir.path + "/a.xml", "<good/>");
-    put(dir.path + "/b.xml", "<dom");  // torn
-    put(dir.path + "/c.xml", "<good/>");
-    put(dir.path + "/b.xml.invalid", "an older casualty");
-    put(dir.path + "/notes.txt", "not a config");
+    test::TempDir dir("persisttest");
+    test::write_file(dir.path + "/a.xml", "<good/>");
+    test::write_file(dir.path + "/b.xml", "<dom");  // torn
+    test::write_file(dir.path + "/c.xml", "<good/>");
+    test::write_file(dir.path + "/b.xml.invalid", "an older casualty");
+    test::write_file(dir.path + "/notes.txt", "not a config");
     std::map<std::string, std::string> accepted;
     std::vector<std::string> logged;
     LoadReport r = load_config_dir(
@@ -126,9 +99,9 @@ class PersistTest : public CppUnit::TestFixture {
   }
 
   void load_removes_interrupted_temps() {
-    TempDir dir;
-    put(dir.path + "/a.xml", "<good/>");
-    put(dir.path + "/a.xml.tmp-Ab12Cd", "<half");  // a crash before the rename
+    test::TempDir dir("persisttest");
+    test::write_file(dir.path + "/a.xml", "<good/>");
+    test::write_file(dir.path + "/a.xml.tmp-Ab12Cd", "<half");  // a crash before the rename
     LoadReport r = load_config_dir(dir.path, [](const std::string&, const std::string&) { return Status(); },
                                    [](const std::string&) {});
     CPPUNIT_ASSERT_EQUAL(size_t(1), r.loaded.size());
@@ -138,7 +111,7 @@ class PersistTest : public CppUnit::TestFixture {
   }
 
   void reload_after_write() {
-    TempDir dir;
+    test::TempDir dir("persisttest");
     for (int i = 0; i < 20; ++i)
       CPPUNIT_ASSERT(write_file_atomic(dir.path + "/" + std::to_string(i) + ".xml", std::to_string(i * i)).ok());
     std::map<std::string, std::string> seen;
@@ -157,8 +130,8 @@ class PersistTest : public CppUnit::TestFixture {
   }
 
   void autostart_links() {
-    TempDir dir;
-    put(dir.path + "/web.xml", "<x/>");
+    test::TempDir dir("persisttest");
+    test::write_file(dir.path + "/web.xml", "<x/>");
     CPPUNIT_ASSERT(!autostart_link_exists(dir.path, "web"));
     CPPUNIT_ASSERT(set_autostart_link(dir.path, "web", true).ok());
     CPPUNIT_ASSERT(set_autostart_link(dir.path, "web", true).ok());  // idempotent
@@ -173,11 +146,11 @@ class PersistTest : public CppUnit::TestFixture {
   }
 
   void make_dirs_nested() {
-    TempDir dir;
+    test::TempDir dir("persisttest");
     CPPUNIT_ASSERT(make_dirs(dir.path + "/a/b/c", 0700).ok());
     CPPUNIT_ASSERT(exists(dir.path + "/a/b/c"));
     CPPUNIT_ASSERT(make_dirs(dir.path + "/a/b/c", 0700).ok());
-    put(dir.path + "/file", "x");
+    test::write_file(dir.path + "/file", "x");
     CPPUNIT_ASSERT(!make_dirs(dir.path + "/file", 0700).ok());
   }
 };

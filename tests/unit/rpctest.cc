@@ -1,35 +1,35 @@
 // Unit tests of the RPC server over a socketpair and the fake driver: the
 // procedure table, byte-exact replies and events from the reference, errors
 // (unknown, unsupported, read-only, before open), replies out of order behind a
-// slow call, malformed frames, keepalive pings.
+// slow call, malformed frames, keepalive pings; and the bounds on what a
+// client may make the server hold (calls in flight, queued output, client
+// counts, timeouts, frames before open, event registrations, stream serials,
+// accept back-off), driven by conditions and an injected clock, not sleeps.
 #include <cppunit/extensions/HelperMacros.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
+#include <functional>
 
 #include "driver/remote/remote_procs.h"
 #include "driver/remote/remote_program.h"
 #include "driver/daemon/daemon_conf.h"
 #include "driver/rpc/server.h"
+#include "driver/rpc/stream.h"
 #include "tests/unit/fake_driver.h"
+#include "tests/unit/testutil.h"
 
 using namespace arrow;
 using namespace arrow::rpc;
 using namespace arrow::remote;
 using namespace arrow::daemon;
+using arrow::test::hex;
 
 namespace {
-
-std::string hex(const std::string& bytes) {
-  std::string out;
-  char b[3];
-  for (unsigned char c : bytes) {
-    std::snprintf(b, sizeof b, "%02x", c);
-    out += b;
-  }
-  return out;
-}
 
 struct Frame {
   MessageHeader h;
@@ -37,15 +37,47 @@ struct Frame {
   std::string raw;
 };
 
-// The test's end of a socketpair whose other end the Server serves.
+// Runs the main loop until PRED holds; fails naming WHAT after 10 s (a
+// safety net only: every condition is reached by the loop's own work).
+void drive_until(const std::function<bool()>& pred, const char* what) {
+  gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  while (!pred()) {
+    CPPUNIT_ASSERT_MESSAGE(what, g_get_monotonic_time() < deadline);
+    if (!g_main_context_iteration(nullptr, FALSE)) g_usleep(200);
+  }
+}
+
+// Runs N non-blocking iterations of the main loop; how many dispatched something.
+int spin(int n) {
+  int busy = 0;
+  for (int i = 0; i < n; i++) busy += g_main_context_iteration(nullptr, FALSE) ? 1 : 0;
+  return busy;
+}
+
+// The test's end of a socketpair whose other end the Server serves (or of a
+// connection to one of its listening sockets).
 class Peer {
  public:
-  Peer(Server& server, bool readonly) {
+  // SERVER_SNDBUF: the server end's send buffer (0: the default); a small
+  // one makes a peer that does not read fill up at once.
+  Peer(Server& server, bool readonly, int server_sndbuf = 0) {
     int sv[2];
     CPPUNIT_ASSERT_EQUAL(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
     fd_.reset(sv[0]);
-    server.add_client(UniqueFd(sv[1]), readonly);
+    if (server_sndbuf) CPPUNIT_ASSERT_EQUAL(0, setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &server_sndbuf, sizeof(int)));
+    client_ = server.add_client(UniqueFd(sv[1]), readonly);
   }
+  // Connects to the unix socket PATH.
+  explicit Peer(const std::string& path) {
+    fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    CPPUNIT_ASSERT_EQUAL(0, ::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr));
+  }
+  // The server's Client of a socketpair peer (null when it refused it).
+  std::shared_ptr<Client> client() const { return client_.lock(); }
+  void close() { fd_.reset(); }
   void send_raw(const std::string& bytes) {
     CPPUNIT_ASSERT_EQUAL(ssize_t(bytes.size()), ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL));
   }
@@ -81,6 +113,20 @@ class Peer {
     return *f;
   }
   bool eof() const { return eof_; }
+  // Reads what has arrived, without running the main loop; a whole frame or none.
+  std::optional<Frame> poll() {
+    for (;;) {
+      if (auto f = take()) return f;
+      char buf[4096];
+      ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+      if (n > 0) {
+        in_.append(buf, size_t(n));
+        continue;
+      }
+      if (n == 0) eof_ = true;
+      return std::nullopt;
+    }
+  }
 
  private:
   std::optional<Frame> take() {
@@ -99,6 +145,48 @@ class Peer {
   UniqueFd fd_;
   std::string in_;
   bool eof_ = false;
+  std::weak_ptr<Client> client_;
+};
+
+// A program of the tests' own for the transport alone: procedure 1 opens a
+// stream on the call's serial (and says "hello" on it), any other answers OK.
+class StreamProgram final : public Program {
+ public:
+  std::unique_ptr<Session> open_session(Client&) override { return std::make_unique<Session>(); }
+  void dispatch(Client& client, const MessageHeader& h, XdrReader&) override {
+    Responder r(client.weak_from_this(), h, ErrorDomain::Rpc);
+    if (h.proc != 1) {
+      r.ok();
+      return;
+    }
+    auto stream = std::make_shared<ServerStream>(client.weak_from_this(), h.prog, h.proc, h.serial, ErrorDomain::Rpc);
+    if (!client.add_stream(h.serial, stream)) {
+      r.error(make_error(VIR_ERR_RPC, "stream refused"));
+      return;
+    }
+    r.ok();
+    stream->start();
+    stream->send(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("hello"), 5));
+    streams.push_back(stream);
+  }
+  bool busy() override { return false; }
+  std::vector<std::shared_ptr<ServerStream>> streams;
+};
+
+// A private directory with a socket path in it, removed at the end.
+struct TempSocketDir {
+  TempSocketDir() {
+    gchar* d = g_dir_make_tmp("rpctest-XXXXXX", nullptr);
+    CPPUNIT_ASSERT(d);
+    dir = d;
+    g_free(d);
+    path = dir + "/sock";
+  }
+  ~TempSocketDir() {
+    ::unlink(path.c_str());
+    ::rmdir(dir.c_str());
+  }
+  std::string dir, path;
 };
 
 struct WireError {
@@ -155,6 +243,16 @@ class RpcTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(keepalive_pings_silent_client);
   CPPUNIT_TEST(daemon_conf_parses);
   CPPUNIT_TEST(daemon_conf_errors_name_line_and_key);
+  CPPUNIT_TEST(daemon_conf_server_bounds);
+  CPPUNIT_TEST(flood_stops_at_max_client_requests);
+  CPPUNIT_TEST(queued_output_throttles_then_drops);
+  CPPUNIT_TEST(output_that_does_not_move_drops_the_client);
+  CPPUNIT_TEST(anonymous_and_idle_timeouts);
+  CPPUNIT_TEST(large_frame_before_open_closes);
+  CPPUNIT_TEST(client_limits_pause_accepting);
+  CPPUNIT_TEST(accept_backs_off_when_out_of_descriptors);
+  CPPUNIT_TEST(event_registrations_are_capped);
+  CPPUNIT_TEST(reused_stream_serial_is_refused);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -422,7 +520,321 @@ class RpcTest : public CppUnit::TestFixture {
     }
   }
 
+  void daemon_conf_server_bounds() {
+    auto conf = parse_daemon_conf("max_clients = 100\nmax_anonymous_clients = 10\nmax_client_requests = 2\n"
+                                  "keepalive_interval = -1\nkeepalive_count = 0\nmax_client_output = 65536\n"
+                                  "client_output_timeout = 5\nanonymous_timeout = 0\nclient_idle_timeout = 60\n"
+                                  "max_client_event_callbacks = 8\n",
+                                  "virtarrowd.conf");
+    CPPUNIT_ASSERT_MESSAGE(conf.ok() ? "" : conf.error().message.c_str(), conf.ok());
+    const ServerOptions& o = conf.value().server;
+    CPPUNIT_ASSERT_EQUAL(size_t(100), o.max_clients);
+    CPPUNIT_ASSERT_EQUAL(size_t(10), o.max_anonymous_clients);
+    CPPUNIT_ASSERT_EQUAL(size_t(2), o.max_client_requests);
+    CPPUNIT_ASSERT_EQUAL(-1, o.keepalive_interval_s);
+    CPPUNIT_ASSERT_EQUAL(0u, o.keepalive_count);
+    CPPUNIT_ASSERT_EQUAL(size_t(65536), o.max_client_output);
+    CPPUNIT_ASSERT_EQUAL(5u, o.client_output_timeout_s);
+    CPPUNIT_ASSERT_EQUAL(0u, o.anonymous_timeout_s);
+    CPPUNIT_ASSERT_EQUAL(60u, o.client_idle_timeout_s);
+    CPPUNIT_ASSERT(conf.value().max_client_event_callbacks == size_t(8));
+    CPPUNIT_ASSERT(conf.value().ignored.empty());
+    // The defaults: libvirtd.conf's where libvirt has the key.
+    auto empty = parse_daemon_conf("", "virtarrowd.conf");
+    const ServerOptions& d = empty.value().server;
+    CPPUNIT_ASSERT_EQUAL(size_t(5000), d.max_clients);
+    CPPUNIT_ASSERT_EQUAL(size_t(20), d.max_anonymous_clients);
+    CPPUNIT_ASSERT_EQUAL(size_t(5), d.max_client_requests);
+    CPPUNIT_ASSERT_EQUAL(5, d.keepalive_interval_s);
+    CPPUNIT_ASSERT_EQUAL(5u, d.keepalive_count);
+    CPPUNIT_ASSERT(!empty.value().max_client_event_callbacks);
+    struct {
+      const char* text;
+      const char* message;
+    } cases[] = {
+        {"max_clients = 0\n", "c.conf:1: 'max_clients' must be a number from 1 to 1000000"},
+        {"max_client_requests = \"5\"\n", "c.conf:1: 'max_client_requests' must be a number from 1 to 10000"},
+        {"\nmax_client_output = 1k\n", "c.conf:2: 'max_client_output' must be a number from 65536 to 1073741824"},
+        {"keepalive_interval = 0\n", "c.conf:1: 'keepalive_interval' must be -1 (off) or a number of seconds from 1 "
+                                     "to 86400"},
+        {"max_clients = 10\n", "c.conf: 'max_anonymous_clients' (20) must not be greater than 'max_clients' (10)"},
+    };
+    for (const auto& c : cases) {
+      auto bad = parse_daemon_conf(c.text, "c.conf");
+      CPPUNIT_ASSERT_MESSAGE(c.text, !bad.ok());
+      CPPUNIT_ASSERT_EQUAL(std::string(c.message), bad.error().message);
+    }
+  }
+
+  // A client that sends calls and never reads: once max_client_requests
+  // replies wait unwritten, it is not read; what it sent stays in the socket.
+  // Once it reads, every call is answered in order.
+  void flood_stops_at_max_client_requests() {
+    Peer p(*server_, false, 1);  // the smallest send buffer the kernel allows
+    p.reply(1, 0, open_args(0));
+    auto c = p.client();
+    const uint32_t calls = 400;
+    std::string flood;  // in one write: a socket buffer holds few small ones
+    for (uint32_t i = 1; i <= calls; i++) {
+      flood += encode_frame(MessageHeader{kRemoteProgram, 1, 7, MessageType::Call, i, MessageStatus::Ok}, {});
+    }
+    p.send_raw(flood);  // CONNECT_GET_CAPABILITIES
+    drive_until([&] { return !c->reading() && c->requests_in_flight() == 5; }, "throttled at 5 calls in flight");
+    const size_t queued = c->queued_output();
+    CPPUNIT_ASSERT(queued > 0 && queued < 5 * 400);  // five replies of ~300 bytes, at most
+    spin(200);
+    CPPUNIT_ASSERT(!c->reading());
+    CPPUNIT_ASSERT_EQUAL(queued, c->queued_output());  // nothing more dispatched
+    CPPUNIT_ASSERT_EQUAL(size_t(5), c->requests_in_flight());
+    for (uint32_t i = 1; i <= calls; i++) {
+      auto f = p.next();
+      CPPUNIT_ASSERT(f.has_value());
+      CPPUNIT_ASSERT_EQUAL(i, f->h.serial);
+      CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(f->h.status));
+    }
+    drive_until([&] { return c->reading() && c->requests_in_flight() == 0; }, "reading again");
+  }
+
+  // Events for a client that never reads: past max_client_output it is not
+  // read, and at 4 times that it is dropped, the others served.
+  void queued_output_throttles_then_drops() {
+    ServerOptions o;
+    o.max_client_output = 65536;
+    restart(o);
+    Peer victim(*server_, false, 1), writer(*server_, false);
+    victim.reply(1, 0, open_args(0));
+    writer.reply(1, 0, open_args(0));
+    XdrWriter reg;
+    reg.i32(0);  // LIFECYCLE, any domain
+    reg.u32(0);
+    for (uint32_t i = 1; i <= 200; i++) victim.reply(316, i, reg.bytes());
+    auto c = victim.client();
+    bool throttled_seen = false;
+    size_t most = 0;
+    std::string xml = args_str(domain_xml("ev", "44444444-4444-4444-4444-444444444444"));
+    for (uint32_t i = 1; i <= 400 && !c->closed(); i++) {
+      Frame f = writer.reply(11, i, xml);  // each define: 200 DEFINED events for the victim
+      CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(f.h.status));
+      most = std::max(most, c->queued_output());
+      if (c->queued_output() > o.max_client_output) {
+        throttled_seen = throttled_seen || !c->reading();
+        CPPUNIT_ASSERT(!c->reading());
+      }
+    }
+    CPPUNIT_ASSERT(throttled_seen);
+    CPPUNIT_ASSERT(c->closed());
+    CPPUNIT_ASSERT(most <= 4 * o.max_client_output);
+    CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(writer.reply(3, 1000).h.status));
+  }
+
+  // Output that has not moved for client_output_timeout drops the client,
+  // below max_client_output too; moving output keeps it.
+  void output_that_does_not_move_drops_the_client() {
+    Peer stuck(*server_, false, 1), fine(*server_, false);
+    stuck.reply(1, 0, open_args(0));
+    fine.reply(1, 0, open_args(0));
+    std::string calls;
+    for (uint32_t i = 1; i <= 40; i++) {
+      calls += encode_frame(MessageHeader{kRemoteProgram, 1, 7, MessageType::Call, i, MessageStatus::Ok}, {});
+    }
+    stuck.send_raw(calls);
+    auto c = stuck.client();
+    drive_until([&] { return !c->reading(); }, "stuck client throttled");
+    CPPUNIT_ASSERT(c->queued_output() < server_->options().max_client_output);
+    gint64 now = g_get_monotonic_time();
+    server_->tick(now + 29 * G_USEC_PER_SEC);
+    CPPUNIT_ASSERT(!c->closed());
+    server_->tick(now + 31 * G_USEC_PER_SEC);
+    CPPUNIT_ASSERT(c->closed());
+    CPPUNIT_ASSERT(!fine.client()->closed());
+    CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(fine.reply(3, 1).h.status));
+  }
+
+  // A connection never opened goes after anonymous_timeout, traffic or not;
+  // an opened silent one after client_idle_timeout; with keepalive -1 a
+  // keepalive client is never pinged.
+  void anonymous_and_idle_timeouts() {
+    ServerOptions o;
+    o.anonymous_timeout_s = 10;
+    o.client_idle_timeout_s = 100;
+    o.keepalive_interval_s = -1;
+    restart(o);
+    Peer anon(*server_, false), chatty_anon(*server_, false), opened(*server_, true), ka(*server_, false);
+    opened.reply(1, 0, open_args(0));
+    ka.reply(1, 0, open_args(0));
+    XdrWriter feat;
+    feat.i32(10);
+    ka.reply(60, 1, feat.bytes());
+    CPPUNIT_ASSERT_EQUAL(size_t(2), server_->anonymous_count());
+    gint64 t0 = g_get_monotonic_time();
+    chatty_anon.reply(66, 1);  // AUTH_LIST: traffic, but not open
+    server_->tick(t0 + 9 * G_USEC_PER_SEC);
+    CPPUNIT_ASSERT_EQUAL(size_t(4), server_->client_count());
+    server_->tick(t0 + 11 * G_USEC_PER_SEC);
+    CPPUNIT_ASSERT(anon.client() == nullptr && chatty_anon.client() == nullptr);
+    CPPUNIT_ASSERT(!anon.next(500) && anon.eof());
+    CPPUNIT_ASSERT_EQUAL(size_t(2), server_->client_count());
+    CPPUNIT_ASSERT_EQUAL(size_t(0), server_->anonymous_count());
+    server_->tick(t0 + 99 * G_USEC_PER_SEC);
+    CPPUNIT_ASSERT(!ka.poll().has_value());  // no PING with keepalive_interval -1
+    CPPUNIT_ASSERT_EQUAL(size_t(2), server_->client_count());
+    server_->tick(t0 + 101 * G_USEC_PER_SEC);
+    CPPUNIT_ASSERT_EQUAL(size_t(0), server_->client_count());
+    CPPUNIT_ASSERT(!opened.next(500) && opened.eof());
+  }
+
+  // Before CONNECT_OPEN a frame may be at most max_anonymous_frame bytes;
+  // after it, up to libvirt's 32 MiB.
+  void large_frame_before_open_closes() {
+    Peer anon(*server_, false), opened(*server_, false);
+    XdrWriter len;
+    len.u32(100000);
+    anon.send_raw(len.bytes());
+    CPPUNIT_ASSERT(!anon.next(1000));
+    CPPUNIT_ASSERT(anon.eof());
+    opened.reply(1, 0, open_args(0));
+    std::string big = args_str(std::string(100000, 'x'));
+    Frame f = opened.reply(23, 1, big);  // LOOKUP_BY_NAME of a 100 kB name: an answer, not a close
+    CPPUNIT_ASSERT_EQUAL(int(VIR_ERR_NO_DOMAIN), error_of(f).code);
+  }
+
+  // At max_anonymous_clients (or max_clients) the listeners are not
+  // accepted on: the next connection waits in the backlog, unanswered, until
+  // a client opens or leaves.
+  void client_limits_pause_accepting() {
+    ServerOptions o;
+    o.max_clients = 3;
+    o.max_anonymous_clients = 2;
+    restart(o);
+    TempSocketDir tmp;
+    CPPUNIT_ASSERT(server_->listen(tmp.path, 0600, false).ok());
+    Peer a(tmp.path), b(tmp.path);
+    drive_until([&] { return server_->client_count() == 2; }, "two accepted");
+    CPPUNIT_ASSERT(!server_->accepting());
+    Peer c(tmp.path);  // in the backlog
+    c.call(66, 1);
+    spin(100);
+    CPPUNIT_ASSERT_EQUAL(size_t(2), server_->client_count());
+    CPPUNIT_ASSERT(!c.poll().has_value());
+    a.reply(1, 0, open_args(0));  // one anonymous less: c is accepted and answered
+    auto fc = c.next();
+    CPPUNIT_ASSERT(fc && fc->h.serial == 1);
+    CPPUNIT_ASSERT_EQUAL(size_t(3), server_->client_count());
+    CPPUNIT_ASSERT_EQUAL(size_t(2), server_->anonymous_count());
+    CPPUNIT_ASSERT(!server_->accepting());  // max_clients now, and max_anonymous_clients
+    b.reply(1, 0, open_args(0));
+    c.reply(1, 2, open_args(0));
+    CPPUNIT_ASSERT_EQUAL(size_t(0), server_->anonymous_count());
+    CPPUNIT_ASSERT(!server_->accepting());  // still max_clients
+    Peer d(tmp.path);
+    d.call(66, 1);
+    spin(100);
+    CPPUNIT_ASSERT(!d.poll().has_value());
+    CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(a.reply(3, 1).h.status));  // the others are served
+    int sv[2];
+    CPPUNIT_ASSERT_EQUAL(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+    UniqueFd keep(sv[0]);
+    CPPUNIT_ASSERT(server_->add_client(UniqueFd(sv[1]), false) == nullptr);  // over the limit: refused
+    b.close();  // a slot frees: d is accepted
+    auto fd = d.next();
+    CPPUNIT_ASSERT(fd && fd->h.serial == 1);
+    CPPUNIT_ASSERT_EQUAL(size_t(3), server_->client_count());
+  }
+
+  // accept() failing with EMFILE pauses accepting (no busy loop on the
+  // readable listener) until a client leaves.
+  void accept_backs_off_when_out_of_descriptors() {
+    ServerOptions o;
+    o.accept_backoff_ms = 600000;  // only a client leaving ends it here
+    restart(o);
+    TempSocketDir tmp;
+    CPPUNIT_ASSERT(server_->listen(tmp.path, 0600, false).ok());
+    Peer a(tmp.path), b(tmp.path), c(tmp.path);
+    rlimit saved{};
+    CPPUNIT_ASSERT_EQUAL(0, getrlimit(RLIMIT_NOFILE, &saved));
+    int probe = ::dup(0);
+    CPPUNIT_ASSERT(probe >= 0);
+    ::close(probe);
+    rlimit low = saved;
+    low.rlim_cur = rlim_t(probe) + 1;  // room for one more descriptor
+    CPPUNIT_ASSERT_EQUAL(0, setrlimit(RLIMIT_NOFILE, &low));
+    drive_until([&] { return !server_->accepting(); }, "accept backing off");
+    const size_t accepted = server_->client_count();
+    const int busy = spin(200);
+    CPPUNIT_ASSERT_EQUAL(0, setrlimit(RLIMIT_NOFILE, &saved));
+    CPPUNIT_ASSERT_EQUAL(size_t(1), accepted);
+    CPPUNIT_ASSERT(busy <= 2);  // at most the 1 s tick: nothing spins
+    CPPUNIT_ASSERT(!server_->accepting());
+    a.close();  // the accepted one leaves: accepting resumes at once
+    drive_until([&] { return server_->client_count() == 2; }, "the other two accepted");
+    CPPUNIT_ASSERT(server_->accepting());
+    CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(c.reply(66, 1).h.status));
+  }
+
+  void event_registrations_are_capped() {
+    program_->set_max_event_callbacks(3);
+    Peer p(*server_, true);
+    p.reply(1, 0, open_args(0));
+    XdrWriter reg;
+    reg.i32(0);
+    reg.u32(0);
+    for (uint32_t i = 1; i <= 3; i++) {
+      CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(p.reply(316, i, reg.bytes()).h.status));
+    }
+    WireError e = error_of(p.reply(316, 4, reg.bytes()));
+    CPPUNIT_ASSERT_EQUAL(int(VIR_ERR_OPERATION_FAILED), e.code);
+    CPPUNIT_ASSERT_EQUAL(std::string("operation failed: too many event callbacks on this connection (at most 3)"),
+                         e.message);
+    XdrWriter legacy;
+    legacy.i32(1);  // REBOOT, legacy registration
+    CPPUNIT_ASSERT_EQUAL(int(VIR_ERR_OPERATION_FAILED), error_of(p.reply(167, 5, legacy.bytes())).code);
+    XdrWriter dereg;
+    dereg.i32(1);  // callbackID 1
+    CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(p.reply(317, 6, dereg.bytes()).h.status));
+    CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(p.reply(316, 7, reg.bytes()).h.status));
+    CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(p.reply(3, 8).h.status));  // still connected
+  }
+
+  // A CALL on the serial of an open stream is refused; the stream goes on.
+  void reused_stream_serial_is_refused() {
+    StreamProgram prog;
+    Server server(prog, ServerOptions{});
+    Peer p(server, false);
+    auto stream_call = [&](uint32_t serial) {
+      MessageHeader h{0x1234, 1, 1, MessageType::Call, serial, MessageStatus::Ok};
+      p.send_raw(encode_frame(h, {}));
+    };
+    stream_call(7);
+    auto r = p.next();
+    CPPUNIT_ASSERT(r && r->h.type == MessageType::Reply && r->h.serial == 7 && r->h.status == MessageStatus::Ok);
+    auto data = p.next();
+    CPPUNIT_ASSERT(data && data->h.type == MessageType::Stream && data->payload == "hello");
+    stream_call(7);
+    auto refused = p.next();
+    CPPUNIT_ASSERT(refused && refused->h.type == MessageType::Reply && refused->h.serial == 7);
+    WireError e = error_of(*refused);
+    CPPUNIT_ASSERT_EQUAL(int(VIR_ERR_RPC), e.code);
+    CPPUNIT_ASSERT_EQUAL(std::string("serial 7 is in use by an open stream on this connection"), e.message);
+    CPPUNIT_ASSERT_EQUAL(size_t(1), prog.streams.size());
+    prog.streams[0]->send(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("again"), 5));
+    auto more = p.next();
+    CPPUNIT_ASSERT(more && more->h.type == MessageType::Stream && more->h.serial == 7 && more->payload == "again");
+    // The client finishes the stream; then the serial is free again.
+    MessageHeader fin{0x1234, 1, 1, MessageType::Stream, 7, MessageStatus::Ok};
+    p.send_raw(encode_frame(fin, {}));
+    auto ok = p.next();
+    CPPUNIT_ASSERT(ok && ok->h.type == MessageType::Stream && ok->h.status == MessageStatus::Ok);
+    stream_call(7);
+    auto again = p.next();
+    CPPUNIT_ASSERT(again && again->h.type == MessageType::Reply && again->h.status == MessageStatus::Ok);
+  }
+
  private:
+  void restart(const ServerOptions& o) {
+    server_.reset();
+    server_ = std::make_unique<Server>(*program_, o);
+  }
+
   std::unique_ptr<test::FakeDriver> driver_;
   std::unique_ptr<remote::RemoteProgram> program_;
   std::unique_ptr<Server> server_;

@@ -1,10 +1,14 @@
-// Golden-file helpers shared by the unit tests.
+// Helpers shared by the unit tests (golden files, temporary directories).
 #include "tests/unit/testutil.h"
 
+#include <cppunit/TestAssert.h>
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -57,6 +61,54 @@ std::vector<std::string> GoldenSet::unused() const {
   for (const auto& n : list_files(dir_, "")) {
     if (n == "." || n == "..") continue;
     if (!used_.count(n)) out.push_back(n);
+  }
+  return out;
+}
+
+void check_goldens(const std::string& subdir, const std::string& suffix, size_t min_inputs,
+                   const std::function<std::vector<std::string>(const std::string& dir,
+                                                                const std::string& name)>& check) {
+  const std::string dir = data_dir(subdir);
+  GoldenSet goldens(dir);
+  const std::vector<std::string> inputs = list_files(dir, suffix);
+  CPPUNIT_ASSERT_MESSAGE("inputs in tests/data/" + subdir, inputs.size() >= min_inputs);
+  for (const std::string& file : inputs) {
+    goldens.use(file);
+    for (const std::string& golden : check(dir, file.substr(0, file.size() - suffix.size()))) goldens.use(golden);
+  }
+  const std::vector<std::string> unused = goldens.unused();
+  CPPUNIT_ASSERT_MESSAGE("unused files in tests/data/" + subdir + ": " + (unused.empty() ? "" : unused[0]),
+                         unused.empty());
+}
+
+TempDir::TempDir(const std::string& prefix) {
+  std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+  CPPUNIT_ASSERT_MESSAGE("mkdtemp " + tmpl, ::mkdtemp(tmpl.data()) != nullptr);
+  path = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+void write_file(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  CPPUNIT_ASSERT_MESSAGE("cannot write " + path, out.good());
+  out << content;
+}
+
+std::string hex(const std::string& bytes) {
+  std::string out;
+  char b[3];
+  for (unsigned char c : bytes) {
+    std::snprintf(b, sizeof b, "%02x", c);
+    out += b;
   }
   return out;
 }

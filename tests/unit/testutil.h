@@ -1,8 +1,11 @@
-// Helpers for golden-file tests, libvirt style: compare output with a file
-// under tests/data, regenerate it when ARROW_REGENERATE=1 (review the diff),
-// and fail on golden files no test used.
+// Helpers shared by the unit tests. Golden-file tests, libvirt style:
+// compare output with a file under tests/data, regenerate it when
+// ARROW_REGENERATE=1 (review the diff), and fail on golden files no test
+// used. Also a temporary directory, files and hex dumps.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -34,5 +37,31 @@ class GoldenSet {
   std::string dir_;
   std::set<std::string> used_;
 };
+
+// The golden tests of tests/data/SUBDIR: calls CHECK(dir, name) for every
+// file NAME+SUFFIX there (DIR: the directory's absolute path), at least
+// MIN_INPUTS of them; CHECK asserts and returns the other files it used (its
+// goldens). Fails (CppUnit) when a file of the directory was used by none.
+void check_goldens(const std::string& subdir, const std::string& suffix, size_t min_inputs,
+                   const std::function<std::vector<std::string>(const std::string& dir,
+                                                                const std::string& name)>& check);
+
+// A private directory /tmp/PREFIX-XXXXXX, removed with its contents at the end.
+struct TempDir {
+  explicit TempDir(const std::string& prefix = "arrow-unittest");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string path;
+};
+
+// Whether PATH names anything (lstat: a dangling link counts).
+bool exists(const std::string& path);
+
+// Writes CONTENT to PATH (replacing it); fails (CppUnit) when it cannot.
+void write_file(const std::string& path, const std::string& content);
+
+// BYTES as lowercase hex digits, two a byte.
+std::string hex(const std::string& bytes);
 
 }  // namespace arrow::test

@@ -9,24 +9,13 @@
 #include "driver/remote/remote_types.h"
 #include "driver/rpc/protocol.h"
 #include "driver/rpc/xdr.h"
+#include "tests/unit/testutil.h"
 
 using namespace arrow;
 using namespace arrow::rpc;
 using namespace arrow::remote;
+using arrow::test::hex;
 
-namespace {
-
-std::string hex(const std::string& bytes) {
-  std::string out;
-  char b[3];
-  for (unsigned char c : bytes) {
-    std::snprintf(b, sizeof b, "%02x", c);
-    out += b;
-  }
-  return out;
-}
-
-}  // namespace
 
 class XdrTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(XdrTest);

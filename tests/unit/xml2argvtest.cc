@@ -30,7 +30,8 @@ CommandContext fixed_context(const ArrowDef& def, const std::string& name) {
 // NAME.args text, or the error message (for NAME.err).
 Result<std::string> render(const std::string& xml, const std::string& name) {
   ArrowDef def = TRY(parse_domain_xml(xml));
-  return format_argv_lines(TRY(build_qemu_argv(def, fixed_context(def, name))));
+  std::vector<std::string> argv = TRY(build_qemu_argv(def, fixed_context(def, name)));
+  return format_argv_lines(argv);
 }
 
 }  // namespace
@@ -45,21 +46,13 @@ class Xml2ArgvTest : public CppUnit::TestFixture {
 
  public:
   void test_goldens() {
-    const std::string dir = test::data_dir("xml2argv");
-    test::GoldenSet goldens(dir);
-    const std::vector<std::string> inputs = test::list_files(dir, ".xml");
-    CPPUNIT_ASSERT(inputs.size() >= 6);
-    for (const std::string& file : inputs) {
-      const std::string name = file.substr(0, file.size() - 4);
-      goldens.use(file);
-      Result<std::string> out = render(test::read_file(dir + "/" + file), name);
+    test::check_goldens("xml2argv", ".xml", 6, [](const std::string& dir, const std::string& name) {
+      Result<std::string> out = render(test::read_file(dir + "/" + name + ".xml"), name);
       const std::string golden = name + (out.ok() ? ".args" : ".err");
-      goldens.use(golden);
       const std::string diff = test::compare_golden(dir + "/" + golden, out.ok() ? out.value() : out.error().message + "\n");
-      CPPUNIT_ASSERT_MESSAGE(file + ": " + diff, diff.empty());
-    }
-    const std::vector<std::string> unused = goldens.unused();
-    CPPUNIT_ASSERT_MESSAGE("unused files in tests/data/xml2argv: " + (unused.empty() ? "" : unused[0]), unused.empty());
+      CPPUNIT_ASSERT_MESSAGE(name + ".xml: " + diff, diff.empty());
+      return std::vector<std::string>{golden};
+    });
   }
 
   void test_escape() {

@@ -13,6 +13,8 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
 import apptest  # noqa: E402
 from apps_cases import curl  # noqa: E402
+from arrowtest import Failures, domain_xml, free_port  # noqa: E402
+from daemon import Daemon  # noqa: E402
 
 # Writes, overwrites and deletes in the shadowed directory, counts its boots
 # in it, then serves it.
@@ -30,8 +32,8 @@ exec /usr/bin/busybox httpd -f -p 8000 -h /srv/shared
 def arrow_xml(name, shared, port, writer="", upper=None):
     share = dict(source=shared, target="/srv/shared")
     share.update(upper=upper) if upper else share.update(transient=True)
-    return apptest.domain_xml(name, "/usr/bin/busybox", args=["sh", "-c", SCRIPT], env={"WRITER": writer},
-                              shares=[share], forwards=[(port, 8000)])
+    return domain_xml(name, "/usr/bin/busybox", args=["sh", "-c", SCRIPT], env={"WRITER": writer},
+                      shares=[share], forwards=[(port, 8000)])
 
 
 def get(port, path):
@@ -45,7 +47,7 @@ def serving(port):
 
 def main():
     apptest.need_programs(("/usr/bin/busybox", "busybox-static"), ("/usr/bin/curl", "curl"))
-    checks = apptest.Checks()
+    checks = Failures()
     work = tempfile.mkdtemp(prefix="arrow-shadowfs-")
     shared, upper = os.path.join(work, "shared"), os.path.join(work, "upper")
     os.makedirs(shared)
@@ -54,13 +56,13 @@ def main():
         with open(os.path.join(shared, name), "w") as f:
             f.write(text)
     before = sorted(os.listdir(shared))
-    daemon = apptest.Daemon()
+    daemon = Daemon(prefix="arrow-apps-", args=()).start()
     try:
-        pa, pb, pc = apptest.free_port(), apptest.free_port(), apptest.free_port()
+        pa, pb, pc = free_port(), free_port(), free_port()
         daemon.conn.createXML(arrow_xml("shadow-a", shared, pa, writer="a"), 0)
         daemon.conn.createXML(arrow_xml("shadow-b", shared, pb), 0)
-        apptest.wait_for(serving(pa), apptest.READY_TIMEOUT, "Arrow a")
-        apptest.wait_for(serving(pb), apptest.READY_TIMEOUT, "Arrow b")
+        apptest.wait_ready(serving(pa), "Arrow a")
+        apptest.wait_ready(serving(pb), "Arrow b")
         checks.check(get(pa, "/data.txt") == "a wrote\n", "a sees its own write")
         checks.check(get(pa, "/new-a") == "new\n" and get(pa, "/sub/dir/f") == "x\n", "a sees the files it created")
         checks.check(get(pa, "/gone.txt") is None and get(pa, "/rm.err") == "",
@@ -80,7 +82,7 @@ def main():
         for boot in (1, 2):
             dom = daemon.conn.createXML(arrow_xml("shadow-c", shared, pc, writer="c" if boot == 1 else "",
                                                   upper=upper), 0)
-            apptest.wait_for(serving(pc), apptest.READY_TIMEOUT, f"Arrow c, boot {boot}")
+            apptest.wait_ready(serving(pc), f"Arrow c, boot {boot}")
             checks.check(get(pc, "/boots") == f"{boot}\n", f"persistent upper: boot {boot} counts {boot}",
                          str(get(pc, "/boots")) + daemon.app_log("shadow-c"))
             checks.check(get(pc, "/data.txt") == "c wrote\n" and get(pc, "/new-c") == "new\n",
@@ -96,10 +98,9 @@ def main():
                      "persistent upper: the writes are in the <upper dir> on the host")
         checks.check(sorted(os.listdir(shared)) == before, "persistent upper: the shared directory is untouched")
     finally:
-        daemon.close()
+        daemon.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print(f"# {checks.passed} passed, {checks.failed} failed")
-    sys.exit(1 if checks.failed else 0)
+    checks.finish()
 
 
 main()

@@ -17,11 +17,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
-from arrowtest import Failures, free_port, http_get  # noqa: E402
+from arrowtest import ARROW, Failures, free_port, http_get  # noqa: E402
 from daemon import Daemon  # noqa: E402
 
-BUILDDIR = os.environ.get("ARROW_BUILDDIR", os.getcwd())
-ARROW = os.path.join(BUILDDIR, "virsh-ext", "arrow")
 TIMEOUT = 90  # one Arrow run on a loaded 2-core machine under TCG
 
 

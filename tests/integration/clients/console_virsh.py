@@ -16,8 +16,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
-from arrowtest import Failures, domain_xml, write_temp  # noqa: E402
-from daemon import Daemon, wait_for  # noqa: E402
+from arrowtest import Failures, domain_xml, wait_for, write_temp  # noqa: E402
+from daemon import Daemon  # noqa: E402
 
 TIMEOUT = 60
 

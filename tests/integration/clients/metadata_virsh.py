@@ -14,27 +14,18 @@ libvirt user sees them (libvirt's virDomainGetMetadata / SetMetadata):
   --live on a shut-off one, malformed XML, and writes on a read-only socket."""
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 
 import libvirt
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
 import arrowtest as at  # noqa: E402
-from daemon import Daemon, wait_for  # noqa: E402
+from daemon import run_checks  # noqa: E402
+from virsh_events import VirshEvents  # noqa: E402
 
 T = at.Failures()
-
-
-def check(cond, what, detail=""):
-    """T.check, with DETAIL shown under a failure."""
-    if not cond and detail:
-        print("#   " + str(detail).strip()[-2000:].replace("\n", "\n#   "))
-    return T.check(cond, what)
 
 
 libvirt.registerErrorHandler(lambda ctx, err: None, None)
@@ -73,46 +64,13 @@ class Virsh:
 
     def ok(self, *args):
         rc, out, err = self(*args)
-        check(rc == 0, f"virsh {' '.join(args)}", err)
+        T.check(rc == 0, f"virsh {' '.join(args)}", err)
         return out
 
     def fails(self, args, message, what):
         """virsh ARGS fails and prints MESSAGE (libvirt's words)."""
         rc, out, err = self(*args)
-        check(rc != 0 and message in err, what, f"status {rc}, stderr: {err}")
-
-
-class MetadataEvents:
-    """`virsh event --event metadata-change --loop`, its lines collected by a thread."""
-
-    def __init__(self, uri):
-        # stdbuf: virsh's stdout is a pipe here, and each line must arrive when
-        # the event does, not when virsh exits.
-        self.proc = subprocess.Popen(["stdbuf", "-oL", "virsh", "-q", "-c", uri, "event", "--event",
-                                      "metadata-change", "--loop"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        threading.Thread(target=self._read, daemon=True).start()
-        time.sleep(1)  # virsh has registered its callback
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line.strip())
-
-    def seen(self, line, timeout=15):
-        try:
-            return wait_for(lambda: line in self.lines, timeout, line)
-        except AssertionError:
-            return False
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        T.check(rc != 0 and message in err, what, f"status {rc}, stderr: {err}")
 
 
 def write(path, text):
@@ -155,15 +113,15 @@ def live_and_config(virsh, events):
     check_dumpxml(virsh, "before the restart")
     for what in (f"type element, uri {APP}", "type description, uri <null>", "type title, uri <null>"):
         line = f"event 'metadata-change' for domain 'meta': {what}"
-        check(events.seen(line), f"virsh event --event metadata-change prints: {line}", "\n".join(events.lines))
+        T.check(events.saw(line), f"virsh event --event metadata-change prints: {line}", "\n".join(events.lines))
 
 
 def check_dumpxml(virsh, when):
     live, inactive = virsh.ok("dumpxml", "meta"), virsh.ok("dumpxml", "--inactive", "meta")
-    check(f'<app:cfg xmlns:app="{APP}" mode="live">' in live and "mode=\"config\"" not in live
+    T.check(f'<app:cfg xmlns:app="{APP}" mode="live">' in live and "mode=\"config\"" not in live
             and "<description>live words</description>" in live and "<title>Nova title</title>" in live,
             f"dumpxml {when}: the live definition", live)
-    check(f'<app:cfg xmlns:app="{APP}" mode="config"/>' in inactive and "mode=\"live\"" not in inactive
+    T.check(f'<app:cfg xmlns:app="{APP}" mode="config"/>' in inactive and "mode=\"live\"" not in inactive
             and "<description>config words</description>" in inactive
             and "<title>Config title</title>" in inactive and f'<nova:instance xmlns:nova="{NOVA}">' in inactive,
             f"dumpxml --inactive {when}: the persistent definition", inactive)
@@ -204,16 +162,9 @@ def removal(virsh):
 def errors(d, virsh, work):
     """libvirt's errors, as virsh and libvirt-python print them."""
     virsh.fails(("metadata", "meta"), "command 'metadata' requires <uri> option", "metadata without a URI")
-    conn = libvirt.open(d.uri)
-    try:
-        conn.lookupByName("meta").metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, None, 0)
-        check(False, "libvirt-python metadata(ELEMENT, None): refused")
-    except libvirt.libvirtError as e:
-        T.equal((e.get_error_code(), str(e)),
-                (libvirt.VIR_ERR_INVALID_ARG, "uri in virDomainGetMetadata must not be NULL"),
-                "libvirt-python metadata(ELEMENT, None): INVALID_ARG")
-    finally:
-        conn.close()
+    T.equal(at.libvirt_error(lambda: d.conn.lookupByName("meta").metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, None, 0)),
+            (libvirt.VIR_ERR_INVALID_ARG, "uri in virDomainGetMetadata must not be NULL"),
+            "libvirt-python metadata(ELEMENT, None): INVALID_ARG")
     virsh.fails(("metadata", "meta", APP, "--set", "<x/>"), "namespace key is required when modifying metadata",
                 "metadata --set without --key")
     virsh.fails(("metadata", "meta", APP, "--key", "k", "--set", "<foo></bar>"),
@@ -242,13 +193,12 @@ def errors(d, virsh, work):
              "read-only socket: desc --new-desc refused")
 
 
-def main():
-    d = Daemon(prefix="arrow-metadata-").start()
+def checks(d):
     virsh = Virsh(d.uri)
     events = None
     try:
         with tempfile.TemporaryDirectory(prefix="metadata-", dir=d.root) as work:
-            events = MetadataEvents(d.uri)
+            events = VirshEvents(d.uri, event="metadata-change")
             virsh.ok("define", write(os.path.join(work, "meta.xml"), arrow_xml("meta", NOVA_METADATA)))
             nova_element(virsh)
             virsh.ok("start", "meta")
@@ -259,16 +209,13 @@ def main():
             removal(virsh)
             errors(d, virsh, work)
             virsh.ok("undefine", "meta")
-    except Exception as e:
-        check(False, f"unexpected {type(e).__name__}: {e}")
     finally:
         if events:
             events.stop()
-    if T.failed:
-        print("# daemon log (tail):\n" + d.log_tail())
-    d.stop()
-    T.finish()
 
+
+def main():
+    run_checks(T, checks, prefix="arrow-metadata-")
 
 if __name__ == "__main__":
     main()

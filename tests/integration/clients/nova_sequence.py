@@ -19,7 +19,7 @@ import libvirt
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
 import arrowtest as at  # noqa: E402
-from daemon import Daemon, wait_for  # noqa: E402
+from daemon import Daemon  # noqa: E402
 
 NOVA_NS = "http://openstack.org/xmlns/libvirt/nova/1.1"
 MIN_LIBVIRT_VERSION = 8000000          # nova/virt/libvirt/driver.py MIN_LIBVIRT_VERSION
@@ -97,14 +97,14 @@ class Nova:
 
     def wait_for_running(self, uuid, timeout=BOOT_TIMEOUT):
         """_wait_for_running, polled every 0.5 s as Nova's looping call does."""
-        return wait_for(lambda: (self.get_info(uuid) or (None,))[0] == RUNNING, timeout,
+        return at.wait_for(lambda: (self.get_info(uuid) or (None,))[0] == RUNNING, timeout,
                         "the instance to be RUNNING", interval=0.5)
 
     def wait_event(self, uuid, event, after, timeout=15):
         def seen():
             with self.lock:
                 return any(u == uuid and e == event and t >= after for u, e, _, t in self.events)
-        wait_for(seen, timeout, f"lifecycle event {event} for {uuid}")
+        at.wait_for(seen, timeout, f"lifecycle event {event} for {uuid}")
 
     # LibvirtDriver._destroy: destroy, tolerating what Nova tolerates, then
     # wait until the instance is SHUTDOWN or gone.
@@ -120,7 +120,7 @@ class Nova:
                 if not ok:
                     raise
                 print(f"#   destroy: tolerated as Nova does: {e.get_error_message()}")
-        wait_for(lambda: (self.get_info(uuid) or (SHUTDOWN,))[0] == SHUTDOWN, 30,
+        at.wait_for(lambda: (self.get_info(uuid) or (SHUTDOWN,))[0] == SHUTDOWN, 30,
                  "the instance to be SHUTDOWN", interval=0.5)
 
     # LibvirtDriver._undefine_domain + Guest.delete_configuration.

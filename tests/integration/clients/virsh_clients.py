@@ -10,18 +10,17 @@ the error paths of issue 3 section 2 as virsh shows them."""
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import libvirt
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
 import arrowtest as at  # noqa: E402
-from daemon import Daemon, wait_for  # noqa: E402
+from daemon import run_checks  # noqa: E402
+from virsh_events import VirshEvents  # noqa: E402
 
 T = at.Failures()
 libvirt.registerErrorHandler(lambda ctx, err: None, None)
@@ -43,36 +42,6 @@ class Virsh:
         return out
 
 
-class Watcher:
-    """`virsh event --all --loop`, its lines collected by a thread."""
-
-    def __init__(self, uri):
-        # stdbuf: virsh's stdout is a pipe here, and each line must arrive when
-        # the event does, not when virsh exits.
-        self.proc = subprocess.Popen(["stdbuf", "-oL", "virsh", "-c", uri, "event", "--all", "--loop"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def lifecycle(self, name):
-        """The "Event Detail" pairs printed for domain NAME, in order."""
-        pat = re.compile(rf"event 'lifecycle' for domain '{re.escape(name)}': (\S+) (\S+)")
-        return [m.groups() for m in map(pat.search, list(self.lines)) if m]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # virsh leaves its loop and prints its count
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 def write(path, text):
     with open(path, "w") as f:
         f.write(text)
@@ -81,7 +50,7 @@ def write(path, text):
 
 def two_clients(d, virsh, work):
     """The watcher and the acting virsh on one daemon."""
-    watcher = Watcher(d.uri)
+    watcher = VirshEvents(d.uri, quiet=False, settle=0)
     try:
         # The watcher registers asynchronously: a throw-away definition it
         # reports proves it is listening before the real sequence starts.
@@ -101,7 +70,7 @@ def two_clients(d, virsh, work):
         write(os.path.join(site, "index.html"), "<h1>busybox in an Arrow</h1>\n")
         port = at.free_port()
         xml = at.domain_xml("bb", "/bin/busybox", ["httpd", "-f", "-p", "8000", "-h", "/srv"],
-                            shares=[(site, "/srv", True)], forwards=[(port, 8000)])
+                            shares=[dict(source=site, target="/srv", readonly=True)], forwards=[(port, 8000)])
         xml_path = write(os.path.join(work, "bb.xml"), xml)
         virsh.ok("define", xml_path)
         virsh.ok("start", "bb")
@@ -126,7 +95,7 @@ def two_clients(d, virsh, work):
 
 def wait_for_quiet(predicate, timeout):
     try:
-        return wait_for(predicate, timeout, "")
+        return at.wait_for(predicate, timeout, "")
     except AssertionError:
         return None
 
@@ -137,7 +106,7 @@ def inspect_running(d, virsh, work):
     site = tempfile.mkdtemp(prefix="web-", dir=work)
     write(os.path.join(site, "index.html"), "web\n")
     xml = at.domain_xml("web", "/bin/busybox", ["httpd", "-f", "-p", "8000", "-h", "/srv"],
-                        shares=[(site, "/srv", True)], forwards=[(port, 8000)], memory_mib=96)
+                        shares=[dict(source=site, target="/srv", readonly=True)], forwards=[(port, 8000)], memory_mib=96)
     virsh.ok("define", write(os.path.join(work, "web.xml"), xml))
     virsh.ok("define", write(os.path.join(work, "idle.xml"), at.domain_xml("idle", "/bin/true")))
     virsh.ok("start", "web")
@@ -217,16 +186,9 @@ def errors(d, virsh, work):
     rc, _, err = virsh("dominfo", "nosuch")
     # virsh words a failed lookup itself; the daemon's answer is checked below.
     T.check(rc != 0 and "failed to get domain 'nosuch'" in err, "virsh dominfo of a missing name fails")
-    conn = libvirt.open(d.uri)
-    try:
-        conn.lookupByName("nosuch")
-        T.check(False, "lookup of a missing name: refused")
-    except libvirt.libvirtError as e:
-        T.equal((e.get_error_code(), str(e)),
-                (libvirt.VIR_ERR_NO_DOMAIN, "Domain not found: no domain with matching name 'nosuch'"),
-                "lookup of a missing name: NO_DOMAIN with libvirt's wording")
-    finally:
-        conn.close()
+    T.equal(at.libvirt_error(lambda: d.conn.lookupByName("nosuch")),
+            (libvirt.VIR_ERR_NO_DOMAIN, "Domain not found: no domain with matching name 'nosuch'"),
+            "lookup of a missing name: NO_DOMAIN with libvirt's wording")
 
     bad = at.domain_xml("bad", "/bin/true").replace("<vcpu>1</vcpu>", "<vcpu>many</vcpu>")
     rc, _, err = virsh("define", write(os.path.join(work, "bad.xml"), bad))
@@ -243,21 +205,17 @@ def errors(d, virsh, work):
     T.check(d.proc.poll() is None, "the daemon is still running")
 
 
-def main():
-    d = Daemon(prefix="arrow-virsh-").start()
+def checks(d):
     virsh = Virsh(d.uri)
-    try:
-        with tempfile.TemporaryDirectory(prefix="virsh-", dir=d.root) as work:
-            for part in (two_clients, inspect_running):
-                part(d, virsh, work)
-            read_only(d, work)
-            errors(d, virsh, work)
-    except Exception as e:
-        T.check(False, f"unexpected {type(e).__name__}: {e}")
-    if T.failed:
-        print("# daemon log (tail):\n" + d.log_tail())
-    d.stop()
-    T.finish()
+    with tempfile.TemporaryDirectory(prefix="virsh-", dir=d.root) as work:
+        for part in (two_clients, inspect_running):
+            part(d, virsh, work)
+        read_only(d, work)
+        errors(d, virsh, work)
+
+
+def main():
+    run_checks(T, checks, prefix="arrow-virsh-")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import libvirt
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
 import arrowtest as at  # noqa: E402
-from daemon import Daemon, wait_for  # noqa: E402
+from daemon import Daemon  # noqa: E402
 
 VIRT_MANAGER = "/usr/bin/virt-manager"
 T = at.Failures()
@@ -125,7 +125,7 @@ def main():
 
         def logged(pattern, timeout, what):
             try:
-                return wait_for(lambda: re.search(pattern, log(), re.M) or vmm.proc.poll() is not None,
+                return at.wait_for(lambda: re.search(pattern, log(), re.M) or vmm.proc.poll() is not None,
                                 timeout, what, interval=0.5)
             except AssertionError:
                 return None

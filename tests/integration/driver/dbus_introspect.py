@@ -15,8 +15,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.p
 import dbus  # noqa: E402
 import libvirt  # noqa: E402
 
-from dbus_bus import (INTROSPECTION, NAME, Daemon, PrivateBus, domain_path, remove_root,  # noqa: E402
-                      temp_root, wait_for)
+from arrowtest import wait_for  # noqa: E402
+from daemon import Daemon  # noqa: E402
+from dbus_bus import INTROSPECTION, NAME, PrivateBus, domain_path  # noqa: E402
 
 libvirt.registerErrorHandler(lambda ctx, err: None, None)
 
@@ -46,13 +47,11 @@ def interfaces(xml_text):
 
 class IntrospectionTest(unittest.TestCase):
     def setUp(self):
-        self.root = temp_root("arrow-dbus-")
-        self.addCleanup(remove_root, self.root)
-        self.bus = PrivateBus(self.root)
+        self.bus = PrivateBus()
         self.addCleanup(self.bus.close)
 
     def start_daemon(self, address):
-        daemon = Daemon(self.root, address)
+        daemon = Daemon(prefix="arrow-dbus-", bus=address).start()
         self.addCleanup(daemon.stop)
         return daemon
 
@@ -62,9 +61,8 @@ class IntrospectionTest(unittest.TestCase):
 
     def test_live_objects_match_shipped_xml(self):
         daemon = self.start_daemon(self.bus.address)
-        wait_for(lambda: self.bus.conn.name_has_owner(NAME), 10, f"{NAME} to be owned")
-        conn = libvirt.open(daemon.uri)
-        self.addCleanup(conn.close)
+        self.bus.wait_owned()
+        conn = daemon.conn
         conn.defineXML(XML)
         with open(INTROSPECTION) as f:
             shipped = interfaces(f.read())
@@ -98,9 +96,8 @@ class IntrospectionTest(unittest.TestCase):
                  "the undefined Arrow's object to go")
 
     def test_no_bus(self):
-        daemon = self.start_daemon(f"unix:path={self.root}/no-such-bus")
-        conn = libvirt.open(daemon.uri)
-        self.addCleanup(conn.close)
+        daemon = self.start_daemon(f"unix:path={self.bus.dir}/no-such-bus")
+        conn = daemon.conn
         conn.defineXML(XML)  # events are published with nobody on D-Bus
         self.assertEqual(len(conn.listAllDomains(0)), 1)
         wait_for(lambda: "no D-Bus bus reachable" in daemon.log_text(), 10, "the log line")

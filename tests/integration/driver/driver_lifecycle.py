@@ -10,22 +10,18 @@ client receives; and the error paths (start twice, missing name, bad XML,
 undefine transient, destroy shut off). Every test stops its daemon and any
 QEMU it left, even on failure."""
 
-import glob
 import os
-import shutil
-import signal
-import socket
 import subprocess
-import tempfile
+import sys
 import threading
-import time
 import unittest
-import urllib.request
 
 import libvirt
 
-BUILDDIR = os.environ.get("ARROW_BUILDDIR", os.getcwd())
-DAEMON = os.path.join(BUILDDIR, "driver", "daemon", "virtarrowd")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
+from arrowtest import domain_xml, free_port, http_status, wait_for  # noqa: E402
+from daemon import Daemon  # noqa: E402
+
 BOOT_TIMEOUT = 60  # seconds; python3 from a 9p /usr under TCG takes ~10 s
 
 # libvirt-python's event loop, started once for the whole run.
@@ -41,87 +37,26 @@ threading.Thread(target=_event_loop, daemon=True).start()
 libvirt.registerErrorHandler(lambda ctx, err: None, None)  # errors are asserted, not printed
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def arrow_xml(name, init, args=(), port=None, extra=""):
-    initargs = "".join(f"<initarg>{a}</initarg>" for a in args)
-    forward = ""
-    if port:
-        forward = (f"<interface type='user'><portForward proto='tcp' address='127.0.0.1'>"
-                   f"<range start='{port}' to='8000'/></portForward></interface>")
-    return (f"<domain type='arrow'><name>{name}</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>"
-            f"<os><type arch='x86_64' machine='microvm'>exe</type><init>{init}</init>{initargs}"
-            f"<initdir>/tmp</initdir></os>{extra}<devices>{forward}</devices></domain>")
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+def arrow_xml(name, init, args=(), port=None):
+    return domain_xml(name, init, args, initdir="/tmp", forwards=[(port, 8000)] if port else (), console=False)
 
 
 def http_get(port):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3) as r:
-            return r.status
-    except OSError:
-        return None
+    return http_status(f"http://127.0.0.1:{port}/")
 
 
 class DaemonTest(unittest.TestCase):
     """Starts a private virtarrowd per test and tears everything down after."""
 
     def setUp(self):
-        self.root = tempfile.mkdtemp(prefix="arrow-driver-")
-        self.log = open(os.path.join(self.root, "daemon.log"), "wb")
-        self.daemon = subprocess.Popen([DAEMON, "--root", self.root, "--verbose"],
-                                       stdout=self.log, stderr=subprocess.STDOUT)
-        self.addCleanup(self.cleanup)
-        sock = os.path.join(self.root, "virtarrowd-sock")
-        wait_for(lambda: os.path.exists(sock), 10, "the daemon's socket")
-        self.uri = f"arrow+unix:///system?socket={sock}"
-        self.conn = libvirt.open(self.uri)
+        self.daemon = Daemon(prefix="arrow-driver-").start()
+        self.addCleanup(self.daemon.stop)
+        self.root = self.daemon.root
+        self.uri = self.daemon.uri
+        self.conn = self.daemon.conn
         self.events = []
         self.conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                                          lambda c, d, ev, det, _: self.events.append((d.name(), ev, det)), None)
-
-    def cleanup(self):
-        try:
-            self.conn.close()
-        except Exception:
-            pass
-        qemu_pids = []
-        for pidfile in glob.glob(os.path.join(self.root, "run", "*", "qemu.pid")):
-            try:
-                with open(pidfile) as f:
-                    qemu_pids.append(int(f.read().strip()))
-            except (OSError, ValueError):
-                pass
-        if self.daemon.poll() is None:
-            self.daemon.terminate()
-            try:
-                self.daemon.wait(10)
-            except subprocess.TimeoutExpired:
-                self.daemon.kill()
-                self.daemon.wait()
-        for pid in qemu_pids:  # whatever the daemon did not take down with it
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.log.close()
-        if os.environ.get("ARROW_KEEP_TEST_ROOT"):
-            print("kept", self.root)
-        else:
-            shutil.rmtree(self.root, ignore_errors=True)
 
     def virsh(self, *args, check=True):
         r = subprocess.run(["virsh", "-q", "-c", self.uri, *args], capture_output=True, text=True, timeout=60)
@@ -227,9 +162,9 @@ class LifecycleTest(DaemonTest):
         dom = self.conn.defineXML(arrow_xml("rb", "/usr/bin/sleep", ["1000"]))
         dom.create()
         dom = self.conn.lookupByName("rb")
-        first_pid = self._qemu_pid("rb")
+        first_pid = self.daemon.qemu_pid("rb")
         dom.reboot(0)
-        wait_for(lambda: self._qemu_pid("rb") not in (None, first_pid), 30, "a new QEMU after reboot")
+        wait_for(lambda: self.daemon.qemu_pid("rb") not in (None, first_pid), 30, "a new QEMU after reboot")
         self.wait_state("rb", libvirt.VIR_DOMAIN_RUNNING)
         self.assertEqual(self.conn.lookupByName("rb").ID(), dom.ID())
         self.conn.lookupByName("rb").destroy()
@@ -258,14 +193,6 @@ class LifecycleTest(DaemonTest):
                                 "<name>err</name><uuid>00000000-0000-4000-8000-000000000001</uuid>"))
         self.assertIn("already exists with uuid", cm.exception.get_error_message())
         dom.destroy()
-
-    def _qemu_pid(self, name):
-        try:
-            with open(os.path.join(self.root, "run", name, "qemu.pid")) as f:
-                return int(f.read().strip())
-        except (OSError, ValueError):
-            return None
-
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

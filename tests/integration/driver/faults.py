@@ -13,18 +13,16 @@ tests/integration/guest/anotify_events.py (test_qemu_killed: STOPPED/FAILED)."""
 import glob
 import os
 import re
-import shutil
 import socket
 import sys
-import threading
-import subprocess
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
 import libvirt  # noqa: E402
 
-from arrowtest import Failures  # noqa: E402
-from daemon import Daemon, wait_for  # noqa: E402
+from arrowtest import KERNEL_DIR, Failures, wait_for  # noqa: E402
+from daemon import Daemon, qemu_processes  # noqa: E402
+from virsh_events import VirshEvents  # noqa: E402
 
 libvirt.registerErrorHandler(lambda ctx, err: None, None)
 BOOT_TIMEOUT = 8
@@ -44,22 +42,8 @@ def leftovers(d, name):
         if os.path.exists(path):
             found.append(path)
     found += glob.glob(os.path.join(d.root, "*", "*.tmp-*"))
-    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
-        try:
-            with open(cmdline, "rb") as f:
-                if f"guest={name}\0".encode() in f.read() and d.root.encode() in open(cmdline, "rb").read():
-                    found.append(cmdline)
-        except OSError:
-            pass
+    found += [f"/proc/{pid}" for pid in qemu_processes(d.root).get(name, [])]
     return found
-
-
-def arrow_log(d, name):
-    try:
-        with open(os.path.join(d.root, "log", name + ".log"), errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def start_fails(t, d, conn, name, xml_text, message, log_pattern):
@@ -73,7 +57,7 @@ def start_fails(t, d, conn, name, xml_text, message, log_pattern):
         t.check(re.search(message, e.get_error_message()) is not None,
                 f"{name}: start refused with a clear error: {e.get_error_message()}")
     t.equal(dom.state()[0], libvirt.VIR_DOMAIN_SHUTOFF, f"{name}: shut off")
-    t.check(re.search(log_pattern, arrow_log(d, name)) is not None, f"{name}: the log says why")
+    t.check(re.search(log_pattern, d.app_log(name)) is not None, f"{name}: the log says why")
     wait_for(lambda: not leftovers(d, name), 10, f"{name} cleaned up")
     t.equal(leftovers(d, name), [], f"{name}: no socket, pid file, status file, temp file or QEMU left")
     dom.undefine()
@@ -82,7 +66,7 @@ def start_fails(t, d, conn, name, xml_text, message, log_pattern):
 def corrupt_kernel(path):
     """A copy of the Arrow kernel with its compressed payload zeroed in the
     middle: QEMU loads it, the guest's decompressor fails and halts."""
-    src = os.path.join(os.environ.get("ARROW_KERNEL_DIR", "kernel"), "bzImage")
+    src = os.path.join(KERNEL_DIR, "bzImage")
     with open(src, "rb") as f:
         data = bytearray(f.read())
     mid = len(data) // 2
@@ -95,7 +79,7 @@ def main():
     t = Failures()
     os.environ["ARROW_BOOT_TIMEOUT"] = str(BOOT_TIMEOUT)
     d = Daemon("arrow-faults-").start()
-    conn = libvirt.open(d.uri)
+    conn = d.conn
 
     start_fails(t, d, conn, "bademu", xml("bademu", "<emulator>/nonexistent/qemu-system-x86_64</emulator>"),
                 r"/nonexistent/qemu-system-x86_64", r"cannot start Arrow 'bademu'.*/nonexistent/qemu")
@@ -118,30 +102,23 @@ def main():
     # watchdog stops it as failed.
     kernel = os.path.join(d.root, "corrupt-bzImage")
     corrupt_kernel(kernel)
-    events = subprocess.Popen(["virsh", "-q", "-c", d.uri, "event", "--all", "--loop"], stdout=subprocess.PIPE,
-                              text=True, bufsize=1)
-    lines = []
-    threading.Thread(target=lambda: [lines.append(l) for l in events.stdout], daemon=True).start()
-    time.sleep(1)
+    events = VirshEvents(d.uri)
     dom = conn.defineXML(xml("noboot", os_extra=f"<kernel>{kernel}</kernel>"))
     begin = time.monotonic()
     dom.create()
     t.equal(dom.state()[0], libvirt.VIR_DOMAIN_RUNNING, "noboot: QEMU runs at first")
-    wait_for(lambda: any("'noboot'" in l and "Stopped Failed" in l for l in lines), BOOT_TIMEOUT + 30,
-             "noboot's Stopped Failed event")
+    events.wait("noboot", "Stopped Failed", BOOT_TIMEOUT + 30)
     took = time.monotonic() - begin
     t.check(BOOT_TIMEOUT - 1 <= took <= BOOT_TIMEOUT + 20, f"noboot: Stopped Failed after the boot timeout ({took:.1f} s)")
     t.equal(dom.state(), [libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_FAILED], "noboot: shut off (failed)")
-    t.check(f"did not boot within {BOOT_TIMEOUT} s" in arrow_log(d, "noboot"), "noboot: the log says why")
+    t.check(f"did not boot within {BOOT_TIMEOUT} s" in d.app_log("noboot"), "noboot: the log says why")
     wait_for(lambda: not leftovers(d, "noboot"), 10, "noboot cleaned up")
     t.equal(leftovers(d, "noboot"), [], "noboot: nothing left")
-    events.terminate()
-    events.wait(10)
+    events.stop()
     dom.undefine()
 
     # The daemon still serves after all this.
     t.equal(conn.listAllDomains(), [], "the daemon serves on, with no Arrow left")
-    conn.close()
     d.stop()
     t.finish()
 

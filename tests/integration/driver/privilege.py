@@ -17,52 +17,30 @@ on a private --root, real QEMU and the single-task kernel, as root:
   runs as root)."""
 
 import os
+import shutil
 import stat
 import sys
 import tempfile
 import unittest
-import urllib.request
-from xml.sax.saxutils import escape
 
 import libvirt
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
-from daemon import Daemon, wait_for  # noqa: E402
+from arrowtest import domain_xml, free_port, http_get, wait_for  # noqa: E402
+from daemon import Daemon  # noqa: E402
 
 BOOT_TIMEOUT = 90  # python3 over a 9p /usr under TCG on a loaded host
 NOBODY = 65534
 libvirt.registerErrorHandler(lambda ctx, err: None, None)
 
 
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_body(port):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/hello.txt", timeout=3) as r:
-            return r.read().decode()
-    except OSError:
-        return None
-
-
-def arrow_xml(name, args, shares="", port=None, initdir="/"):
-    initargs = "".join(f"<initarg>{escape(a)}</initarg>" for a in args)
-    forward = ""
-    if port:
-        forward = (f"<interface type='user'><portForward proto='tcp' address='127.0.0.1'>"
-                   f"<range start='{port}' to='8000'/></portForward></interface>")
-    return (f"<domain type='arrow'><name>{name}</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>"
-            f"<os><type arch='x86_64' machine='microvm'>exe</type><init>/usr/bin/python3</init>{initargs}"
-            f"<initdir>{initdir}</initdir></os><devices>{shares}{forward}</devices></domain>")
+def arrow_xml(name, args, share=None, port=None, initdir="/"):
+    return domain_xml(name, "/usr/bin/python3", args, initdir=initdir, shares=[share] if share else (),
+                      forwards=[(port, 8000)] if port else (), console=False)
 
 
 def share(source, target, readonly):
-    return (f"<filesystem type='mount' accessmode='passthrough'><source dir='{source}'/>"
-            f"<target dir='{target}'/>{'<readonly/>' if readonly else ''}</filesystem>")
+    return dict(source=source, target=target, readonly=readonly)
 
 
 def proc_ids(pid):
@@ -86,7 +64,6 @@ class PrivilegeTest(unittest.TestCase):
         if self.daemon:
             self.daemon.stop()
         os.environ.pop("ARROW_CGROUP_ROOT", None)
-        import shutil
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def start_daemon(self, conf=None):
@@ -96,16 +73,7 @@ class PrivilegeTest(unittest.TestCase):
             with open(os.path.join(self.daemon.root, "virtarrowd.conf"), "w") as f:
                 f.write(conf)
         self.daemon.start()
-        self.conn = libvirt.open(self.daemon.uri)
-        self.addCleanup(self.conn.close)
-
-    def qemu_pid(self, name):
-        with open(os.path.join(self.daemon.root, "run", name, "qemu.pid")) as f:
-            return int(f.read())
-
-    def app_log(self, name):
-        with open(os.path.join(self.daemon.root, "log", name + ".log"), errors="replace") as f:
-            return f.read()
+        self.conn = self.daemon.conn
 
     def test_qemu_runs_as_nobody(self):
         cg = os.path.join(self.tmp, "cgroup")
@@ -123,14 +91,14 @@ class PrivilegeTest(unittest.TestCase):
         port = free_port()
         dom = self.conn.createXML(arrow_xml("web", ["-m", "http.server", "8000"], share(www, "/srv", True),
                                             port=port, initdir="/srv"))
-        pid = self.qemu_pid("web")
+        pid = self.daemon.qemu_pid("web")
         ids = proc_ids(pid)
         self.assertEqual(ids["Uid"], [NOBODY] * 4, "QEMU's real, effective, saved and fs uids")
         self.assertEqual(ids["Gid"], [NOBODY] * 4, "QEMU's gids")
         self.assertNotIn(0, ids["Groups"], "no supplementary root group")
         self.assertEqual(ids["Seccomp"], [2], "QEMU's seccomp sandbox is on (filter mode)")
-        body = wait_for(lambda: http_body(port), BOOT_TIMEOUT, "the Arrow's http.server")
-        self.assertEqual(body, "hello from an unprivileged QEMU\n")
+        status, body = http_get(f"http://127.0.0.1:{port}/hello.txt", BOOT_TIMEOUT)
+        self.assertEqual((status, body), (200, b"hello from an unprivileged QEMU\n"))
         self.assertTrue(dom.isActive())
         # The fake cgroup root: the leaf with its limits and QEMU in it.
         leaf = os.path.join(cg, "arrow", "arrow-web")
@@ -168,7 +136,7 @@ class PrivilegeTest(unittest.TestCase):
         # A transient Arrow is gone once its application ended.
         wait_for(lambda: "mk" not in [d.name() for d in self.conn.listAllDomains()], BOOT_TIMEOUT,
                  "the guest script to finish")
-        log = self.app_log("mk")
+        log = self.daemon.app_log("mk")
         # The guest, root in its VM, saw everything it asked for ...
         self.assertIn("GUEST f=104755 chr=1 blk=1 fifo=1 uid=0", log)
         # ... and the host has plain files of QEMU's user, nothing setuid, no device.

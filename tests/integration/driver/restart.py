@@ -15,20 +15,19 @@ SIGTERM restart: the same again, and the autostart Arrow is not started a
 second time; once it is shut off, a restart autostarts it. Finally every
 Arrow is destroyed and nothing is left under run/."""
 
-import glob
 import os
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
 import libvirt  # noqa: E402
 
-from arrowtest import Failures  # noqa: E402
-from daemon import DAEMON, Daemon, wait_for  # noqa: E402
+from arrowtest import Failures, wait_for  # noqa: E402
+from daemon import Daemon, qemu_processes  # noqa: E402
+from virsh_events import VirshEvents  # noqa: E402
 
 libvirt.registerErrorHandler(lambda ctx, err: None, None)
 BOOT = 180  # seconds: a dozen guests booting at once under TCG on 2 cores
@@ -44,61 +43,9 @@ def xml(name):
             f"<initarg>-c</initarg><initarg>{TICK}</initarg></os></domain>")
 
 
-class Events:
-    """`virsh event --all --loop` lines."""
-
-    def __init__(self, uri):
-        self.lines = []
-        self.proc = subprocess.Popen(["virsh", "-q", "-c", uri, "event", "--all", "--loop"],
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
-        threading.Thread(target=self._read, daemon=True).start()
-        time.sleep(1)  # its callbacks are registered
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line.strip())
-
-    def wait(self, name, pattern, timeout=60):
-        return wait_for(lambda: any(f"'{name}'" in l and re.search(pattern, l) for l in self.lines),
-                        timeout, f"event /{pattern}/ for {name}")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
-def respawn(d):
-    """Starts virtarrowd again on D's root (its socket file may be stale)."""
-    log = open(d.log_path, "ab")
-    d.proc = subprocess.Popen([DAEMON, "--root", d.root, "--verbose"], stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-
-    def connects():
-        if d.proc.poll() is not None:
-            raise AssertionError(f"virtarrowd exited: {d.log_tail()}")
-        try:
-            libvirt.open(d.uri).close()
-            return True
-        except libvirt.libvirtError:
-            return False
-    wait_for(connects, 30, "the restarted daemon")
-
-
 def qemus(root):
-    """{guest name: [pids]} of the QEMUs whose command line names ROOT."""
-    out = {}
-    for path in glob.glob("/proc/[0-9]*/cmdline"):
-        try:
-            with open(path, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if not any(root.encode() + b"/" in a for a in argv) or not argv[0].endswith(b"qemu-system-x86_64"):
-            continue
-        for a in argv:
-            if a.startswith(b"guest="):
-                out.setdefault(a[6:].decode(), []).append(int(path.split("/")[2]))
-    return out
+    """{guest name: [pids]} of the QEMUs of the daemon on ROOT."""
+    return qemu_processes(root)
 
 
 def alive(pid):
@@ -110,8 +57,7 @@ def alive(pid):
 
 
 def log_ticks(d, name):
-    with open(os.path.join(d.root, "log", name + ".log"), errors="replace") as f:
-        return len(re.findall(r"tick \d+", f.read()))
+    return len(re.findall(r"tick \d+", d.app_log(name)))
 
 
 def snapshot(conn):
@@ -123,8 +69,8 @@ def run_dir_ok(t, d, names, what):
     run = os.path.join(d.root, "run")
     t.equal(sorted(os.listdir(run)), sorted([n for n in names] + [n + ".xml" for n in names]), f"{what}: run/ holds exactly the running Arrows")
     for n in names:
-        t.equal(sorted(os.listdir(os.path.join(run, n))), ["anotify.sock", "console.sock", "monitor.sock", "qemu.pid", "stdout.sock"],
-                f"{what}: run/{n}/ holds its four sockets and pid file")
+        t.equal(sorted(os.listdir(os.path.join(run, n))), ["anotify.sock", "console.sock", "monitor.sock", "qemu.pid", "serial.sock", "stdout.sock"],
+                f"{what}: run/{n}/ holds its five sockets and pid file")
     by_name = qemus(d.root)
     t.equal({n: len(p) for n, p in by_name.items()}, {n: 1 for n in names}, f"{what}: one QEMU per running Arrow")
 
@@ -134,7 +80,7 @@ def main():
     d = Daemon("arrow-restart-").start()
     conn = libvirt.open(d.uri)
     names = ["p0", "p1", "p2", "p3", "p4", "p5", ODD, "p7", "t0", "t1"]
-    events = Events(d.uri)
+    events = VirshEvents(d.uri)
     for n in names[:8] + ["gone-p"]:
         conn.defineXML(xml(n)).create()
     for n in ["t0", "t1", "gone-t"]:
@@ -159,7 +105,7 @@ def main():
     wait_for(lambda: not alive(pids["gone-p"]) and not alive(pids["gone-t"]), 10, "the victims' end")
     ticks = log_ticks(d, "p1")
 
-    respawn(d)
+    d.start(timeout=30)  # the same root; its socket file may be stale
     conn = libvirt.open(d.uri)
     after = snapshot(conn)
     expected = {n: before[n] for n in names}
@@ -187,7 +133,7 @@ def main():
     dom = conn.createXML(xml("fresh"), 0)
     t.check(dom.ID() > max(i for i, _, _ in after.values()), f"a new Arrow gets a fresh id ({dom.ID()})")
 
-    events = Events(d.uri)
+    events = VirshEvents(d.uri)
     conn.lookupByName("p3").destroy()
     events.wait("p3", "Stopped Destroyed")
     t.check(True, "destroy of an adopted Arrow: a fresh watcher sees Stopped Destroyed")
@@ -205,7 +151,7 @@ def main():
     d.proc.terminate()
     d.proc.wait(20)
     t.check(all(alive(p) for p in pids.values()), "every QEMU survives SIGTERM of virtarrowd")
-    respawn(d)
+    d.start(timeout=30)  # the same root; its socket file may be stale
     conn = libvirt.open(d.uri)
     t.equal(snapshot(conn), before, "after SIGTERM and restart: same Arrows, ids and states")
     t.equal({n: p[0] for n, p in qemus(d.root).items()}, pids, "the autostart Arrow was adopted, not started again")
@@ -216,7 +162,7 @@ def main():
     conn.close()
     d.proc.terminate()
     d.proc.wait(20)
-    respawn(d)
+    d.start(timeout=30)  # the same root; its socket file may be stale
     conn = libvirt.open(d.uri)
     p0 = conn.lookupByName("p0")
     wait_for(lambda: p0.isActive(), 60, "p0 autostarted")

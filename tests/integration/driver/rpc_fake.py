@@ -15,9 +15,10 @@ import time
 
 import libvirt
 
-BUILDDIR = os.environ.get("ARROW_BUILDDIR", os.getcwd())
-SRCDIR = os.environ.get("ARROW_SRCDIR", os.getcwd())
-DAEMON = os.path.join(BUILDDIR, "tests", "unit", "virtarrowd-fake")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
+from arrowtest import FAKE_DAEMON, SRCDIR  # noqa: E402
+from daemon import Daemon  # noqa: E402
+
 DEMO_XML = os.path.join(SRCDIR, "tests", "data", "rpc", "demo.xml")
 
 failures = []
@@ -31,34 +32,9 @@ def check(cond, what, detail=""):
         failures.append(what)
 
 
-class Daemon:
-    """A virtarrowd-fake on its own root; stopped with SIGTERM."""
-
-    def __init__(self, root, *extra):
-        self.root = root
-        self.sock = os.path.join(root, "virtarrowd-sock")
-        os.makedirs(root, exist_ok=True)
-        self.log = open(os.path.join(root, "daemon.log"), "w+")
-        self.proc = subprocess.Popen([DAEMON, "--root", root, "--verbose", *extra],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        for _ in range(500):
-            if os.path.exists(self.sock) or self.proc.poll() is not None:
-                break
-            time.sleep(0.01)
-
-    def uri(self, ro=False):
-        return "arrow+unix:///system?socket=" + self.sock + ("-ro" if ro else "")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.seek(0)
-        return self.log.read()
+def fake_daemon(root, *extra):
+    """virtarrowd-fake on ROOT, started; stop() returns its log."""
+    return Daemon(root=root, program=FAKE_DAEMON, args=("--verbose", *extra)).start()
 
 
 def virsh(uri, *args, ro=False):
@@ -86,7 +62,7 @@ def read_frame(s, timeout):
 
 
 def test_virsh(d):
-    uri = d.uri()
+    uri = d.uri
     rc, out = virsh(uri, "list", "--all")
     check(rc == 0 and out.strip() == "", "virsh list --all on an empty daemon", out)
     rc, out = virsh(uri, "define", DEMO_XML)
@@ -115,12 +91,12 @@ def test_virsh(d):
     rc, out = virsh(uri, "version", "--daemon")
     check(rc == 0 and "Running hypervisor: Arrow" in out and "daemon: 9.0.0" in out, "virsh version --daemon", out)
     # The -ro socket makes the connection read-only on the server side.
-    rc, out = virsh(d.uri(ro=True), "define", DEMO_XML)
+    rc, out = virsh(d.uri_ro, "define", DEMO_XML)
     check(rc != 0 and "read only access prevents virDomainDefineXML" in out,
           "the -ro socket refuses define (server side)", out)
-    rc, out = virsh(d.uri(ro=True), "list", "--all", ro=True)
+    rc, out = virsh(d.uri_ro, "list", "--all", ro=True)
     check(rc == 0 and "demo" in out, "virsh -r lists on the -ro socket", out)
-    rc, out = virsh(d.uri(ro=True), "undefine", "demo", ro=True)
+    rc, out = virsh(d.uri_ro, "undefine", "demo", ro=True)
     check(rc != 0 and "read only access" in out, "virsh -r refuses undefine", out)
     rc, out = virsh(uri, "undefine", "demo")
     check(rc == 0, "virsh undefine", out)
@@ -136,7 +112,7 @@ def event_loop():
 def test_python(d):
     libvirt.virEventRegisterDefaultImpl()
     threading.Thread(target=event_loop, daemon=True).start()
-    conn = libvirt.open(d.uri())
+    conn = libvirt.open(d.uri)
     check(conn.getType() == "Arrow", "getType() is Arrow", conn.getType())
     check(conn.getLibVersion() >= 9000000, "getLibVersion() >= 9.0.0", conn.getLibVersion())
     check(conn.getInfo()[1] > 0 and conn.getInfo()[2] > 0, "getInfo() has memory and cpus", conn.getInfo())
@@ -179,17 +155,17 @@ def test_python(d):
 
 def test_raw(d, conn):
     bad = socket.socket(socket.AF_UNIX)
-    bad.connect(d.sock)
+    bad.connect(d.socket)
     bad.sendall(struct.pack(">II", 8, 0))
     check(read_frame(bad, 5) is None, "a malformed frame closes that connection")
     huge = socket.socket(socket.AF_UNIX)
-    huge.connect(d.sock)
+    huge.connect(d.socket)
     huge.sendall(struct.pack(">I", 32 * 1024 * 1024 + 5))
     check(read_frame(huge, 5) is None, "an oversized frame closes that connection")
     check(conn.getLibVersion() >= 9000000, "another client keeps being served")
 
     ka = socket.socket(socket.AF_UNIX)
-    ka.connect(d.sock)
+    ka.connect(d.socket)
     ka.sendall(frame(0x20008086, 60, 0, 0, struct.pack(">i", 10)))
     reply = read_frame(ka, 5)
     check(reply not in (None, "timeout") and reply[1] == struct.pack(">i", 1), "keepalive feature answered 1")
@@ -201,20 +177,20 @@ def test_raw(d, conn):
 
 
 def test_single_instance(root):
-    p = subprocess.run([DAEMON, "--root", root], capture_output=True, text=True, timeout=30)
+    p = subprocess.run([FAKE_DAEMON, "--root", root], capture_output=True, text=True, timeout=30)
     check(p.returncode != 0 and "already serving" in p.stderr, "a second daemon on the same root refuses", p.stderr)
 
 
 def test_idle_timeout(tmp):
     root = os.path.join(tmp, "idle")
-    d = Daemon(root, "--timeout", "1")
+    d = fake_daemon(root, "--timeout", "1")
     try:
         d.proc.wait(10)
         exited = True
     except subprocess.TimeoutExpired:
         exited = False
     log = d.stop()
-    check(exited and not os.path.exists(d.sock), "--timeout 1 exits when idle and removes its sockets", log)
+    check(exited and not os.path.exists(d.socket), "--timeout 1 exits when idle and removes its sockets", log)
 
 
 # Runs ARGV with the listening sockets FDS at 3, 4, ... and LISTEN_PID naming
@@ -245,7 +221,7 @@ def activated_daemon(root, socks, *extra):
     os.makedirs(root, exist_ok=True)
     log = open(os.path.join(root, "daemon.log"), "w+")
     fds = [s.fileno() for s in socks]
-    cmd = [sys.executable, "-c", ACTIVATE, str(len(fds)), *map(str, fds), DAEMON, "--root", root, "--verbose", *extra]
+    cmd = [sys.executable, "-c", ACTIVATE, str(len(fds)), *map(str, fds), FAKE_DAEMON, "--root", root, "--verbose", *extra]
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, pass_fds=fds), log
 
 
@@ -284,19 +260,12 @@ def test_socket_activation(tmp):
     check(proc.returncode != 0 and "not one of ours" in text, "an unknown activated socket is an error", text)
 
     # LISTEN_PID naming another process: not activated, the daemon binds its own.
-    root3 = os.path.join(tmp, "notactivated")
-    env = dict(os.environ, LISTEN_PID="1", LISTEN_FDS="2")
-    os.makedirs(root3)
-    p3 = subprocess.Popen([DAEMON, "--root", root3, "--timeout", "1"], env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
-    sock3 = os.path.join(root3, "virtarrowd-sock")
-    for _ in range(500):
-        if os.path.exists(sock3) or p3.poll() is not None:
-            break
-        time.sleep(0.01)
-    rc, out = virsh("arrow+unix:///system?socket=" + sock3, "hostname")
+    d3 = Daemon(root=os.path.join(tmp, "notactivated"), program=FAKE_DAEMON, args=("--timeout", "1"),
+                env={"LISTEN_PID": "1", "LISTEN_FDS": "2"}).start()
+    rc, out = virsh(d3.uri, "hostname")
     check(rc == 0 and out.strip(), "LISTEN_PID of another process: the daemon creates its sockets", out)
-    p3.wait(10)
+    d3.proc.wait(10)
+    d3.stop()
 
 
 def test_conf_group(tmp):
@@ -308,19 +277,19 @@ def test_conf_group(tmp):
         gid = next((g.gr_gid for g in grp.getgrall() if g.gr_gid != 0), gid)
     with open(os.path.join(root, "virtarrowd.conf"), "w") as f:
         f.write(f'# test\nunix_sock_group = "{grp.getgrgid(gid).gr_name}"\nunix_sock_rw_perms = "0660"\n')
-    d = Daemon(root)
+    d = fake_daemon(root)
     try:
-        st = os.stat(d.sock)
+        st = os.stat(d.socket)
         check(st.st_gid == gid and (st.st_mode & 0o777) == 0o660,
               "virtarrowd.conf: unix_sock_group and unix_sock_rw_perms", (st.st_gid, oct(st.st_mode)))
-        check(os.stat(d.sock + "-ro").st_gid == gid, "virtarrowd.conf: the -ro socket gets the group too")
-        rc, out = virsh(d.uri(), "hostname")
+        check(os.stat(d.socket + "-ro").st_gid == gid, "virtarrowd.conf: the -ro socket gets the group too")
+        rc, out = virsh(d.uri, "hostname")
         check(rc == 0, "the daemon serves on the grouped socket", out)
     finally:
         d.stop()
     with open(os.path.join(root, "virtarrowd.conf"), "w") as f:
         f.write('unix_sock_group = "no-such-group-x"\n')
-    p = subprocess.run([DAEMON, "--root", root], capture_output=True, text=True, timeout=30)
+    p = subprocess.run([FAKE_DAEMON, "--root", root], capture_output=True, text=True, timeout=30)
     check(p.returncode != 0 and "virtarrowd.conf:1: unknown group 'no-such-group-x' in 'unix_sock_group'" in p.stderr,
           "a bad virtarrowd.conf stops the daemon with the line and key at fault", p.stderr)
 
@@ -328,20 +297,20 @@ def test_conf_group(tmp):
 def main():
     with tempfile.TemporaryDirectory(prefix="arrow-rpc-") as tmp:
         root = os.path.join(tmp, "root")
-        d = Daemon(root)
+        d = fake_daemon(root)
         try:
-            check(os.path.exists(d.sock) and os.path.exists(d.sock + "-ro"), "daemon listens on both sockets")
-            check(oct(os.stat(d.sock).st_mode & 0o777) == "0o600" and
-                  oct(os.stat(d.sock + "-ro").st_mode & 0o777) == "0o666", "socket modes 0600 and 0666")
+            check(os.path.exists(d.socket) and os.path.exists(d.socket + "-ro"), "daemon listens on both sockets")
+            check(oct(os.stat(d.socket).st_mode & 0o777) == "0o600" and
+                  oct(os.stat(d.socket + "-ro").st_mode & 0o777) == "0o666", "socket modes 0600 and 0666")
             test_virsh(d)
             conn = test_python(d)
             test_raw(d, conn)
             test_single_instance(root)
         finally:
             log = d.stop()
-        check(d.proc.returncode == 0 and not os.path.exists(d.sock) and not os.path.exists(d.sock + "-ro"),
+        check(d.proc.returncode == 0 and not os.path.exists(d.socket) and not os.path.exists(d.socket + "-ro"),
               "SIGTERM removes the socket files", log)
-        check(f"connected on {d.sock} (uid {os.getuid()}, gid {os.getgid()}, pid " in log,
+        check(f"connected on {d.socket} (uid {os.getuid()}, gid {os.getgid()}, pid " in log,
               "--verbose logs each client's uid (SO_PEERCRED)", log)
         test_idle_timeout(tmp)
         test_socket_activation(tmp)

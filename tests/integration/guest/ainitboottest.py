@@ -14,9 +14,10 @@ import sys
 import tempfile
 import time
 import unittest
-import urllib.request
 
-KERNEL_DIR = os.environ.get("ARROW_KERNEL_DIR", "kernel")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
+from arrowtest import KERNEL_DIR, free_port, http_get  # noqa: E402
+
 QEMU = os.environ.get("ARROW_QEMU", "qemu-system-x86_64")
 SAFE = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~/:@+")
 BOOTED, APP_STARTED, APP_EXITED, ERROR, OOM, HEARTBEAT, SHUTDOWN, SIGNAL = range(1, 9)
@@ -51,12 +52,6 @@ def decode(buf):
             frames.append((ftype, buf[i + 8:i + 8 + n]))
         i += 8 + n
     return frames, buf[i:]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Arrow:
@@ -169,14 +164,7 @@ class Arrow:
 
 
 def fetch(url, timeout=60):
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            return urllib.request.urlopen(url, timeout=5).read()
-        except OSError:
-            if time.monotonic() > end:
-                raise
-            time.sleep(0.2)
+    return http_get(url, timeout)[1]
 
 
 class AinitBootTest(unittest.TestCase):

@@ -4,18 +4,17 @@
 Real QEMU and the single-task kernel, a real virtarrowd on a private --root,
 stock `virsh event --all --loop` for libvirt's events, and a private
 dbus-daemon (with the shipped policy) for the D-Bus signals. Cases: an
-application exiting 7, one killed by SIGKILL inside the guest, one the OOM
-killer ends, a forced kernel panic with on_crash=restart, `kill -9` of QEMU
+application exiting 7, one killed by SIGKILL inside the guest, three that
+exhaust their memory (ended by the kernel's OOM killer or ainit's pressure
+watch), a forced kernel panic with on_crash=restart, `kill -9` of QEMU
 from the host, heartbeats at a configured rate and the missed-heartbeat
 (watchdog) event, garbage written by the guest to the Anotify port, and the
 D-Bus Create/Shutdown/Destroy methods."""
 
 import os
-import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import unittest
 from xml.sax.saxutils import escape
@@ -24,91 +23,54 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.p
 import dbus  # noqa: E402
 import libvirt  # noqa: E402
 
-from dbus_bus import Daemon, PrivateBus, SignalRecorder, domain_path, remove_root, temp_root, wait_for  # noqa: E402
+from arrowtest import wait_for  # noqa: E402
+from daemon import Daemon  # noqa: E402
+from dbus_bus import PrivateBus, SignalRecorder, domain_path  # noqa: E402
+from virsh_events import VirshEvents  # noqa: E402
 
 libvirt.registerErrorHandler(lambda ctx, err: None, None)
 BOOT = 60  # seconds: boot plus a python3 start from 9p under TCG
 NS = "urn:x-arrow:domain:1"
 
 
-def arrow_xml(name, init, args=(), memory_mib=128, on_crash=None, heartbeat=None, share=None):
+def arrow_xml(name, init, args=(), memory_mib=128, on_crash=None, heartbeat=None, share=None, shares=()):
+    """share: (host dir, guest dir), writable; shares: (host dir, guest dir, readonly)..."""
     meta = ""
     if heartbeat is not None:
         meta = f"<metadata><arrow:anotify xmlns:arrow='{NS}' heartbeat='{heartbeat}'/></metadata>"
     initargs = "".join(f"<initarg>{escape(a)}</initarg>" for a in args)
     crash = f"<on_crash>{on_crash}</on_crash>" if on_crash else ""
     fs = ""
-    if share:
-        fs = (f"<filesystem type='mount' accessmode='passthrough'><source dir='{share[0]}'/>"
-              f"<target dir='{share[1]}'/></filesystem>")
+    for source, target, readonly in ([(*share, False)] if share else []) + list(shares):
+        fs += (f"<filesystem type='mount' accessmode='passthrough'><source dir='{source}'/>"
+               f"<target dir='{target}'/>{'<readonly/>' if readonly else ''}</filesystem>")
     return (f"<domain type='arrow'><name>{name}</name>{meta}<memory unit='MiB'>{memory_mib}</memory>"
             f"<vcpu>1</vcpu><os><type arch='x86_64' machine='microvm'>exe</type><init>{init}</init>{initargs}"
             f"<initdir>/tmp</initdir></os>{crash}<devices>{fs}</devices></domain>")
 
 
-def read_text(path):
-    with open(path, errors="replace") as f:
+def read_log(root, name):
+    """The Arrow NAME's log: its console and kernel messages, the daemon's lines about it."""
+    with open(os.path.join(root, "log", f"{name}.log"), errors="replace") as f:
         return f.read()
-
-
-class VirshEvents:
-    """`virsh event --all --loop`: its lines, each with its arrival time."""
-
-    def __init__(self, uri):
-        self.lines = []
-        self.proc = subprocess.Popen(["virsh", "-q", "-c", uri, "event", "--all", "--loop"],
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append((line.strip(), time.monotonic()))
-
-    def of(self, name):
-        return [(text, t) for text, t in self.lines if f"for domain '{name}'" in text]
-
-    def wait(self, name, pattern, timeout=BOOT):
-        def found():
-            for text, t in self.of(name):
-                if re.search(pattern, text):
-                    return text, t
-            return None
-        return wait_for(found, timeout, f"virsh event /{pattern}/ for {name}")
-
-    def order(self, name, patterns):
-        """True when PATTERNS match NAME's events in this order."""
-        texts = [text for text, _ in self.of(name)]
-        i = 0
-        for text in texts:
-            if i < len(patterns) and re.search(patterns[i], text):
-                i += 1
-        return i == len(patterns)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.proc.stdout.close()
 
 
 class AnotifyEventsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.root = temp_root("arrow-anotify-")
-        cls.bus = PrivateBus(cls.root)
-        cls.daemon = Daemon(cls.root, cls.bus.address)
-        wait_for(lambda: cls.bus.conn.name_has_owner("org.libvirt.Arrow"), 10, "org.libvirt.Arrow")
-        cls.conn = libvirt.open(cls.daemon.uri)
+        cls.bus = PrivateBus()
+        cls.daemon = Daemon(prefix="arrow-anotify-", bus=cls.bus.address).start()
+        cls.root = cls.daemon.root
+        cls.bus.wait_owned()
+        cls.conn = cls.daemon.conn
         cls.signals = SignalRecorder(cls.bus.conn)
         cls.virsh_events = VirshEvents(cls.daemon.uri)
-        time.sleep(0.5)  # virsh has registered its callbacks
 
     @classmethod
     def tearDownClass(cls):
         cls.virsh_events.stop()
-        cls.conn.close()
         cls.daemon.stop()
         cls.bus.close()
-        remove_root(cls.root)
 
     def virsh(self, *args):
         r = subprocess.run(["virsh", "-q", "-c", self.daemon.uri, *args], capture_output=True, text=True, timeout=60)
@@ -146,15 +108,73 @@ class AnotifyEventsTest(unittest.TestCase):
         self.assertIn('exit-status="-1" signal="9"', self.virsh("dumpxml", "kill9"))
         dom.undefine()
 
+    # An application that exhausts its memory (96 MiB, no swap) ends the Arrow
+    # as a crash, reported, within OOM_BOUND seconds of its first allocation:
+    # by the kernel's OOM killer, or by ainit's pressure watch (kernel/BOOT.md,
+    # "Out of memory") where the kernel would keep evicting and reading back
+    # file pages instead (a livelock that spun for minutes). Each program
+    # creates /mark/started (a writable share) just before its first
+    # allocation; that file's host mtime starts the clock, the arrival of
+    # "Stopped Crashed" at virsh stops it.
+    OOM_BOUND = 15
+    OOM_PATTERNS = {
+        # Large blocks as fast as Python can fill them.
+        "fast_large": "open('/mark/started', 'w').close()\n"
+                      "a = []\n"
+                      "while True:\n"
+                      "    a.append(b'x' * (8 << 20))\n",
+        # Small objects, interpreter work for each: without ainit's watch the
+        # guest livelocked every time (no OOM kill in 120 s); now the kernel or
+        # ainit acts, whichever comes first.
+        "slow_small": "open('/mark/started', 'w').close()\n"
+                      "a = []\n"
+                      "i = 0\n"
+                      "while True:\n"
+                      "    a.append([str(i + j) for j in range(64)])\n"
+                      "    i += 1\n",
+        # A 64 MiB file of a read-only share mmapped and read over and over
+        # while anonymous memory grows: the file pages thrash (without ainit's
+        # watch: no OOM kill within 41-60 s in 3 of 5 runs).
+        "file_thrash": "import mmap\n"
+                       "f = open('/data/big.bin', 'rb')\n"
+                       "m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)\n"
+                       "open('/mark/started', 'w').close()\n"
+                       "a = []\n"
+                       "s = 0\n"
+                       "while True:\n"
+                       "    for off in range(0, len(m), 4096):\n"
+                       "        s += m[off]\n"
+                       "        if off % (32 << 12) == 0:\n"
+                       "            a.append(bytearray(128 << 10))\n",
+    }
+
     def test_out_of_memory(self):
-        hog = "a = []\nwhile True:\n    a.append(b'x' * (8 << 20))\n"
-        dom, path = self.start(arrow_xml("hog", "/usr/bin/python3", ["-c", hog], memory_mib=96, on_crash="destroy"))
-        oom = self.signals.wait("OutOfMemory", path, timeout=BOOT)
-        exited = self.signals.wait("ApplicationExited", path, (-1, 9))
+        data = os.path.join(self.root, "oom-data")
+        os.makedirs(data, exist_ok=True)
+        with open(os.path.join(data, "big.bin"), "wb") as f:
+            f.truncate(64 << 20)
+        for pattern, program in self.OOM_PATTERNS.items():
+            with self.subTest(pattern):
+                self.check_out_of_memory(pattern.replace("_", "-"), program, data)
+
+    def check_out_of_memory(self, name, program, data):
+        mark = os.path.join(self.root, "oom-" + name)
+        os.makedirs(mark, exist_ok=True)
+        dom, path = self.start(arrow_xml(name, "/usr/bin/python3", ["-c", program], memory_mib=96,
+                                         on_crash="destroy", shares=[(mark, "/mark", False), (data, "/data", True)]))
+        oom = self.signals.wait("OutOfMemory", path, timeout=BOOT + 60)
+        exited = self.signals.wait("ApplicationExited", path, (-1, 9), timeout=60)
         self.assertLess(oom[3], exited[3])
-        self.virsh_events.wait("hog", "Stopped Crashed")
+        _, stopped = self.virsh_events.wait(name, "Stopped Crashed", timeout=60)
+        stopped_wall = time.time() - (time.monotonic() - stopped)
         self.assertEqual(dom.state(), [libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_CRASHED])
-        self.assertIn("OOM killer", self.daemon.log_text())
+        self.assertIn(f"Arrow '{name}': the guest's OOM killer ended process", self.daemon.log_text())
+        log = read_log(self.root, name)
+        by = "ainit" if "ainit: out of memory" in log else "the kernel" if "Out of memory: Killed process" in log else "?"
+        seconds = stopped_wall - os.stat(os.path.join(mark, "started")).st_mtime
+        print(f"# out of memory, {name}: first allocation -> Stopped Crashed {seconds:.1f} s, killed by {by}")
+        self.assertNotEqual(by, "?", log[-2000:])
+        self.assertLess(seconds, self.OOM_BOUND)
         dom.undefine()
 
     def test_panic_restart(self):
@@ -174,7 +194,7 @@ class AnotifyEventsTest(unittest.TestCase):
         dom = self.conn.lookupByName("panic")
         self.assertTrue(dom.isActive())
         self.assertNotEqual(dom.ID(), first_id)
-        self.assertIn("Kernel panic", read_text(os.path.join(self.root, "log", "panic.log")))
+        self.assertIn("Kernel panic", self.daemon.app_log("panic"))
         obj = self.bus.conn.get_object("org.libvirt.Arrow", path, introspect=False)
         obj.Destroy(dbus.UInt32(0), dbus_interface="org.libvirt.Domain")  # D-Bus method -> driver
         self.virsh_events.wait("panic", "Stopped Destroyed")
@@ -240,7 +260,7 @@ class AnotifyEventsTest(unittest.TestCase):
         dom, path = self.start(arrow_xml("noise", "/usr/bin/python3", ["-c", script]))
         self.signals.wait("ApplicationExited", path, (3, 0), timeout=BOOT)
         self.virsh_events.wait("noise", "Stopped Shutdown")
-        log = read_text(os.path.join(self.root, "log", "noise.log"))
+        log = self.daemon.app_log("noise")
         self.assertIn("garbage written", log)
         self.assertRegex(log, r"anotify: ignored input from the guest \(so far [1-9]\d* bytes skipped")
         self.assertIsNone(self.daemon.proc.poll())

@@ -13,14 +13,13 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
 import arrowtest as at  # noqa: E402
 
-LAUNCH = os.path.join(at.BUILDDIR, "driver", "engine", "arrow-launch")
 T = at.Failures()
 workdir = tempfile.mkdtemp(prefix="arrow-boot-")
 
 
 def launch(xml, timeout=120):
     path = at.write_temp(xml, dir=workdir)
-    p = subprocess.run([LAUNCH, "--timeout", "90", path], capture_output=True, timeout=timeout)
+    p = subprocess.run([at.LAUNCH, "--timeout", "90", path], capture_output=True, timeout=timeout)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
 
@@ -62,7 +61,7 @@ def environment_and_dir():
 
 def serve(xml, url, expect, what):
     path = at.write_temp(xml, dir=workdir)
-    p = subprocess.Popen([LAUNCH, "--timeout", "120", path], stdout=subprocess.PIPE,
+    p = subprocess.Popen([at.LAUNCH, "--timeout", "120", path], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
     try:
         status, body = at.http_get(url, timeout=90)
@@ -99,11 +98,11 @@ def busybox_httpd_readonly_share():
         f.write("<h1>served by an Arrow</h1>\n")
     port = at.free_port()
     xml = at.domain_xml("bbhttpd", "/bin/busybox", ["httpd", "-f", "-p", "8000", "-h", "/srv"],
-                        shares=[(site, "/srv", True)], forwards=[(port, 8000)])
+                        shares=[dict(source=site, target="/srv", readonly=True)], forwards=[(port, 8000)])
     serve(xml, f"http://127.0.0.1:{port}/index.html", b"served by an Arrow",
           "busybox httpd serves a file from a read-only share")
     rc, out, _ = launch(at.domain_xml("rocheck", "/bin/sh", ["-c", "echo x > /srv/new"],
-                                      shares=[(site, "/srv", True)]))
+                                      shares=[dict(source=site, target="/srv", readonly=True)]))
     T.check(rc != 0 and not os.path.exists(os.path.join(site, "new")),
             "a read-only share refuses writes from the guest")
 

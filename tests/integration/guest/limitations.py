@@ -12,8 +12,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
-
 import apptest  # noqa: E402
+from arrowtest import Failures, domain_xml, free_port, read_text, run_client  # noqa: E402
+from daemon import Daemon  # noqa: E402
 
 # Guest-side probes, run by one Arrow: each writes its output and exit
 # status to /out/NAME. (busybox sh: an Arrow has no shell of its own.)
@@ -34,14 +35,6 @@ def probe_script():
     return "\n".join(lines) + "\n"
 
 
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 def refused(conn, xml):
     import libvirt
     try:
@@ -54,12 +47,11 @@ def refused(conn, xml):
 def check_guest(daemon, checks, work):
     out = os.path.join(work, "out")
     os.makedirs(out)
-    xml = apptest.domain_xml("limits", "/usr/bin/busybox", args=["sh", "-c", probe_script()],
-                             shares=[dict(source=out, target="/out")])
+    xml = domain_xml("limits", "/usr/bin/busybox", args=["sh", "-c", probe_script()],
+                     shares=[dict(source=out, target="/out")])
     daemon.conn.createXML(xml, 0)
-    apptest.wait_for(lambda: "status=" in read(os.path.join(out, "nofile")), apptest.READY_TIMEOUT,
-                     "the probes to finish")
-    r = {name: read(os.path.join(out, name)) for name in PROBES}
+    apptest.wait_ready(lambda: "status=" in read_text(os.path.join(out, "nofile")), "the probes to finish")
+    r = {name: read_text(os.path.join(out, name)) for name in PROBES}
     checks.check("no such user" in r["accounts"] and "status=1" in r["accounts"],
                  "accounts: a host user other than root, the <inituser> and nobody is unknown", r["accounts"])
     checks.check("unshare failed" in r["namespaces"] and "status=1" in r["namespaces"],
@@ -72,7 +64,7 @@ def check_guest(daemon, checks, work):
 
 def check_refused(daemon, checks):
     import libvirt
-    base = apptest.domain_xml("refused", "/usr/bin/true")
+    base = domain_xml("refused", "/usr/bin/true")
     disk = base.replace("<devices>", "<devices><disk type='file' device='disk'><source file='/x.img'/>"
                         "<target dev='vda'/></disk>")
     code, msg = refused(daemon.conn, disk)
@@ -87,12 +79,11 @@ def check_refused(daemon, checks):
     checks.check(code == libvirt.VIR_ERR_CONFIG_UNSUPPORTED and "<ip address=>" in msg,
                  "DHCP on a bridge: <interface type='bridge'> without <ip> is refused", msg)
     shares = [dict(source=f"/srv/s{i}", target=f"/srv/s{i}", readonly=True) for i in range(5)]
-    many = apptest.domain_xml("many", "/usr/bin/true", shares=shares, forwards=[(apptest.free_port(), 80)])
-    import libvirt as lv
+    many = domain_xml("many", "/usr/bin/true", shares=shares, forwards=[(free_port(), 80)])
     try:
         daemon.conn.createXML(many, 0)
         code, msg = None, "started"
-    except lv.libvirtError as e:
+    except libvirt.libvirtError as e:
         code, msg = e.get_error_code(), str(e)
     checks.check(code == libvirt.VIR_ERR_CONFIG_UNSUPPORTED and "virtio devices" in msg,
                  "shares: more than microvm's 8 virtio devices is refused", msg)
@@ -130,12 +121,11 @@ def check_burst(daemon, checks, work):
     os.makedirs(www)
     with open(os.path.join(www, "index.html"), "w") as f:
         f.write("hi\n")
-    port = apptest.free_port()
-    xml = apptest.domain_xml("burst", "/usr/bin/busybox", args=["httpd", "-f", "-p", "80", "-h", "/www"],
-                             shares=[dict(source=www, target="/www", readonly=True)], forwards=[(port, 80)])
+    port = free_port()
+    xml = domain_xml("burst", "/usr/bin/busybox", args=["httpd", "-f", "-p", "80", "-h", "/www"],
+                     shares=[dict(source=www, target="/www", readonly=True)], forwards=[(port, 80)])
     daemon.conn.createXML(xml, 0)
-    apptest.wait_for(lambda: apptest.run_client(["curl", "-sf", f"http://127.0.0.1:{port}/"])[0] == 0,
-                     apptest.READY_TIMEOUT, "busybox httpd")
+    apptest.wait_ready(lambda: run_client(["curl", "-sf", f"http://127.0.0.1:{port}/"])[0] == 0, "busybox httpd")
     few = burst(port, 8, 20)
     many = burst(port, 50, 20)
     checks.check(few == 8, f"user networking: 8 simultaneous new connections are all answered ({few}/8)")
@@ -146,17 +136,16 @@ def check_burst(daemon, checks, work):
 
 def main():
     apptest.need_programs(("/usr/bin/busybox", "busybox-static"), ("/usr/bin/curl", "curl"))
-    checks = apptest.Checks()
+    checks = Failures()
     work = tempfile.mkdtemp(prefix="arrow-limits-")
     try:
-        with apptest.Daemon() as daemon:
+        with Daemon(prefix="arrow-limits-d-", args=()).start() as daemon:
             check_refused(daemon, checks)
             check_guest(daemon, checks, work)
             check_burst(daemon, checks, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"# {checks.passed} passed, {checks.failed} failed")
-    sys.exit(1 if checks.failed else 0)
+    checks.finish()
 
 
 main()
