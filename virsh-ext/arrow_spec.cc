@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "domain-xml/arrow_xml.h"
 #include "driver/api/arrow_names.h"
 #include "util/i18n.h"
 
@@ -174,10 +175,14 @@ std::string build_domain_xml(const RunSpec& spec) {
 std::string generated_name(const std::string& program) {
   std::string base = program.substr(program.rfind('/') + 1), name;
   for (char c : base)
-    if (isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') name += c;
-  if (name.empty() || name[0] == '.') name = "arrow";
+    if (isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') name += c;  // no '.': no ".tmp-", ".xml"
+  if (name.empty() || !isalnum(static_cast<unsigned char>(name[0]))) name = "arrow";
   std::random_device rd;
-  return fmt("%s-%06x", name.substr(0, 40).c_str(), static_cast<unsigned>(rd() & 0xffffff));
+  std::string out = fmt("%s-%06x", name.substr(0, 40).c_str(), static_cast<unsigned>(rd() & 0xffffff));
+  // The daemon's own rule (domain-xml) decides; a program name it would
+  // refuse falls back to the plain prefix.
+  if (!check_arrow_name(out).ok()) out = fmt("arrow-%06x", static_cast<unsigned>(rd() & 0xffffff));
+  return out;
 }
 
 }  // namespace arrow::cli

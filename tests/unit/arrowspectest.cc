@@ -109,7 +109,11 @@ class ArrowSpecTest : public CppUnit::TestFixture {
     const std::string n = generated_name("/usr/bin/python3");
     CPPUNIT_ASSERT_EQUAL(std::string("python3-"), n.substr(0, 8));
     CPPUNIT_ASSERT_EQUAL(size_t{14}, n.size());
-    CPPUNIT_ASSERT_EQUAL(std::string("arrow-"), generated_name("/x/.hidden").substr(0, 6));
+    CPPUNIT_ASSERT_EQUAL(std::string("hidden-"), generated_name("/x/.hidden").substr(0, 7));
+    CPPUNIT_ASSERT_EQUAL(std::string("arrow-"), generated_name("/x/-x").substr(0, 6));
+    // Whatever the program is called, the name is one the daemon accepts.
+    for (const char* program : {"/x/.hidden", "/x/-x", "/x/a.tmp-b", "/x/web.xml", "/x/..", "/x/a,b", "/x/\xc3\xa9t\xc3\xa9"})
+      CPPUNIT_ASSERT_MESSAGE(program, check_arrow_name(generated_name(program)).ok());
   }
 };
 
