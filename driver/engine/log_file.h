@@ -1,6 +1,7 @@
 // Per-Arrow log files (LOGDIR/NAME.log): size-based rotation that keeps the
-// file usable by every writer (QEMU holds O_APPEND descriptors on it: its
-// stderr and the kernel's serial console), and the reader behind the log
+// file usable by every writer (QEMU holds an O_APPEND descriptor on it: its
+// stderr; the daemon appends the console, the serial port and its own
+// lines), and the reader behind the log
 // channel (kLogChannel, driver/api/arrow_names.h) that `arrow logs [-f]` opens.
 //
 // The log holds the application's console output as it was written, and
@@ -35,8 +36,7 @@ inline constexpr const char* kLogMark = "== ";
 // must not stall on a copy while QEMU's console output waits, since QEMU
 // drops console output it cannot write at once). Returns true when it
 // rotated; the caller then opens PATH afresh. Descriptors already open on
-// the old file (QEMU's stderr and serial console) go on writing into it,
-// now NAME.log.1. KEEP = 0 truncates in place instead.
+// the old file (QEMU's stderr) go on writing into it, now NAME.log.1. KEEP = 0 truncates in place instead.
 Result<bool> log_rotate_if_needed(const std::string& path, const LogPolicy& policy);
 
 // Streams a log file to a client: what it holds, then (when following) what
