@@ -2,7 +2,7 @@
 """Replays, with libvirt-python against a real virtarrowd, the calls OpenStack
 Nova's libvirt driver makes at start-up and for spawn, power off, power on,
 soft and hard reboot and delete, in Nova's order and with Nova's tolerance of
-errors (../shared/reference/clients.md section 3). A libvirtError that Nova
+errors (nova/virt/libvirt/host.py and driver.py of Debian's python3-nova). A libvirtError that Nova
 would not swallow fails the test, as does any state a Nova operator would see
 wrong (no STARTED event, an id that does not change across a reboot, an
 instance that still exists after delete)."""
