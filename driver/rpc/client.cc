@@ -32,6 +32,7 @@ Client::~Client() {
   if (read_source_) g_source_remove(read_source_);
   if (write_source_) g_source_remove(write_source_);
   if (resume_source_) g_source_remove(resume_source_);
+  if (hup_source_) g_source_remove(hup_source_);
 }
 
 void Client::start() {
@@ -53,7 +54,8 @@ void Client::close(const char* why) {
   if (read_source_) g_source_remove(read_source_);
   if (write_source_) g_source_remove(write_source_);
   if (resume_source_) g_source_remove(resume_source_);
-  read_source_ = write_source_ = resume_source_ = 0;
+  if (hup_source_) g_source_remove(hup_source_);
+  read_source_ = write_source_ = resume_source_ = hup_source_ = 0;
   fd_.reset();
   outq_.clear();
   queued_bytes_ = queued_other_bytes_ = 0;
@@ -93,6 +95,13 @@ gboolean Client::on_resume(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
+gboolean Client::on_hangup(gint, GIOCondition, gpointer data) {
+  auto self = static_cast<Client*>(data)->shared_from_this();
+  self->hup_source_ = 0;
+  self->close("hung up while throttled");
+  return G_SOURCE_REMOVE;
+}
+
 bool Client::throttled() const {
   const ServerOptions& o = server_.options();
   return requests_ >= o.max_client_requests || queued_bytes_ > o.max_client_output;
@@ -109,7 +118,15 @@ void Client::update_reading() {
       g_source_remove(resume_source_);
       resume_source_ = 0;
     }
+    // Not read, but a client that has gone is noticed (and its place freed).
+    if (!hup_source_) {
+      hup_source_ = g_unix_fd_add(fd_.get(), static_cast<GIOCondition>(G_IO_HUP | G_IO_ERR), &Client::on_hangup, this);
+    }
     return;
+  }
+  if (hup_source_) {
+    g_source_remove(hup_source_);
+    hup_source_ = 0;
   }
   if (read_source_ || resume_source_ || in_take_frames_) return;  // reading, or the loop in take_frames goes on
   bool whole_frame = false;

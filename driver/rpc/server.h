@@ -155,6 +155,7 @@ class Client : public std::enable_shared_from_this<Client> {
   static gboolean on_readable(gint fd, GIOCondition cond, gpointer data);
   static gboolean on_writable(gint fd, GIOCondition cond, gpointer data);
   static gboolean on_resume(gpointer data);
+  static gboolean on_hangup(gint fd, GIOCondition cond, gpointer data);
   bool read_some();
   bool flush();
   bool take_frames();
@@ -178,6 +179,7 @@ class Client : public std::enable_shared_from_this<Client> {
   guint read_source_ = 0;
   guint write_source_ = 0;
   guint resume_source_ = 0;
+  guint hup_source_ = 0;  // while throttled: only the peer hanging up is watched
   bool closed_ = false;
   bool in_take_frames_ = false;
   std::string inbuf_;

@@ -593,6 +593,11 @@ class RpcTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(f->h.status));
     }
     drive_until([&] { return c->reading() && c->requests_in_flight() == 0; }, "reading again");
+    // Throttled again, then the client goes: noticed although not read.
+    p.send_raw(flood);
+    drive_until([&] { return !c->reading(); }, "throttled again");
+    p.close();
+    drive_until([&] { return c->closed(); }, "a throttled client that hung up is closed");
   }
 
   // Events for a client that never reads: past max_client_output it is not
