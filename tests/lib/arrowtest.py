@@ -155,6 +155,17 @@ def remove_tree(path):
         shutil.rmtree(path, ignore_errors=True)
 
 
+# An application that runs until it is stopped, printing "tick N" each second.
+TICK = "i=0; while :; do i=$((i+1)); echo tick $i; sleep 1; done"
+
+
+def ticking_xml(name):
+    """A minimal Arrow (64 MiB, no devices) running TICK under /usr/bin/sh."""
+    return (f"<domain type='arrow'><name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+            f"<os><type arch='x86_64' machine='microvm'>exe</type><init>/usr/bin/sh</init>"
+            f"<initarg>-c</initarg><initarg>{TICK}</initarg></os></domain>")
+
+
 def write_temp(text, suffix=".xml", dir=None):
     fd, path = tempfile.mkstemp(suffix=suffix, dir=dir)
     with os.fdopen(fd, "w") as f:

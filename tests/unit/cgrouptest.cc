@@ -211,22 +211,16 @@ class CgroupTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(conf->boot_timeout_s && *conf->boot_timeout_s == 42);
     auto empty = daemon::parse_daemon_conf("", "c.conf");
     CPPUNIT_ASSERT(empty.ok() && !empty->user && !empty->boot_timeout_s);
-    const struct {
-      const char* text;
-      const char* message;
-    } bad[] = {
+    test::check_refusals(
+        {
         {"user = nobody\n", "c.conf:1: 'user' must be a user name or number in quotes"},
         {"user = \"\"\n", "c.conf:1: 'user' must be a user name or number in quotes"},
         {"boot_timeout = \"5\"\n", "c.conf:1: 'boot_timeout' must be a number of seconds from 1 to 86400"},
         {"\nboot_timeout = 0\n", "c.conf:2: 'boot_timeout' must be a number of seconds from 1 to 86400"},
         {"boot_timeout = -1\n", "c.conf:1: 'boot_timeout' must be a number of seconds from 1 to 86400"},
         {"boot_timeout = 5s\n", "c.conf:1: 'boot_timeout' must be a number of seconds from 1 to 86400"},
-    };
-    for (const auto& c : bad) {
-      auto r = daemon::parse_daemon_conf(c.text, "c.conf");
-      CPPUNIT_ASSERT_MESSAGE(c.text, !r.ok());
-      CPPUNIT_ASSERT_EQUAL(std::string(c.message), r.error().message);
-    }
+        },
+        [](const char* text) { return daemon::parse_daemon_conf(text, "c.conf"); });
   }
 };
 

@@ -4,6 +4,8 @@
 // used. Also a temporary directory, files and hex dumps.
 #pragma once
 
+#include <cppunit/TestAssert.h>
+
 #include <cstddef>
 #include <functional>
 #include <set>
@@ -63,5 +65,23 @@ void write_file(const std::string& path, const std::string& content);
 
 // BYTES as lowercase hex digits, two a byte.
 std::string hex(const std::string& bytes);
+
+// An input a parser must refuse, and the exact message it refuses it with.
+struct Refusal {
+  const char* text;
+  const char* message;
+};
+
+// Asserts that PARSE(text), a Result, fails with the message of each case
+// (and with CODE, unless 0).
+template <typename Parse>
+void check_refusals(const std::vector<Refusal>& cases, Parse parse, int code = 0) {
+  for (const Refusal& c : cases) {
+    auto r = parse(c.text);
+    CPPUNIT_ASSERT_MESSAGE(c.text, !r.ok());
+    if (code) CPPUNIT_ASSERT_EQUAL(code, r.error().code);
+    CPPUNIT_ASSERT_EQUAL(std::string(c.message), r.error().message);
+  }
+}
 
 }  // namespace arrow::test

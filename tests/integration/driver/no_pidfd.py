@@ -22,7 +22,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
 import libvirt  # noqa: E402
 
-from arrowtest import Failures, wait_for  # noqa: E402
+from arrowtest import Failures, ticking_xml, wait_for  # noqa: E402
 from daemon import Daemon  # noqa: E402
 from virsh_events import VirshEvents  # noqa: E402
 
@@ -33,13 +33,6 @@ BOOT = 120  # seconds: three guests under TCG on a shared 2-core host
 # The driver's destroy: QMP quit, SIGTERM 1 s later, SIGKILL 1 s after that
 # (arrow_launcher.cc). A SIGSTOPped QEMU ends only at the SIGKILL.
 ESCALATION = 2
-TICK = "i=0; while :; do i=$((i+1)); echo tick $i; sleep 1; done"
-
-
-def xml(name):
-    return (f"<domain type='arrow'><name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
-            f"<os><type arch='x86_64' machine='microvm'>exe</type><init>/usr/bin/sh</init>"
-            f"<initarg>-c</initarg><initarg>{TICK}</initarg></os></domain>")
 
 
 def running(pid):
@@ -82,7 +75,7 @@ def main():
     events = VirshEvents(d.uri)
     names = ["child", "adopted", "victim"]
     for n in names:
-        conn.defineXML(xml(n)).create()
+        conn.defineXML(ticking_xml(n)).create()
     for n in names:
         events.wait(n, "Started Booted", BOOT)
     events.stop()

@@ -25,7 +25,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
 import libvirt  # noqa: E402
 
-from arrowtest import Failures, wait_for  # noqa: E402
+from arrowtest import Failures, ticking_xml, wait_for  # noqa: E402
 from daemon import Daemon, qemu_processes  # noqa: E402
 from virsh_events import VirshEvents  # noqa: E402
 
@@ -34,13 +34,6 @@ BOOT = 180  # seconds: a dozen guests booting at once under TCG on 2 cores
 # The oddest name <name> allows (domain-xml/README.md): a leading digit, every
 # punctuation allowed, "..", ".tmp" and ".xml" (not as "tmp-" or a suffix).
 ODD = "9_.-+@..tmp.xml-.xmlx"
-TICK = "i=0; while :; do i=$((i+1)); echo tick $i; sleep 1; done"
-
-
-def xml(name):
-    return (f"<domain type='arrow'><name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
-            f"<os><type arch='x86_64' machine='microvm'>exe</type><init>/usr/bin/sh</init>"
-            f"<initarg>-c</initarg><initarg>{TICK}</initarg></os></domain>")
 
 
 def qemus(root):
@@ -82,9 +75,9 @@ def main():
     names = ["p0", "p1", "p2", "p3", "p4", "p5", ODD, "p7", "t0", "t1"]
     events = VirshEvents(d.uri)
     for n in names[:8] + ["gone-p"]:
-        conn.defineXML(xml(n)).create()
+        conn.defineXML(ticking_xml(n)).create()
     for n in ["t0", "t1", "gone-t"]:
-        conn.createXML(xml(n), 0)
+        conn.createXML(ticking_xml(n), 0)
     conn.lookupByName("p0").setAutostart(1)
     for n in names + ["gone-p", "gone-t"]:
         events.wait(n, "Started Booted", BOOT)
@@ -130,7 +123,7 @@ def main():
     wait_for(lambda: log_ticks(d, "p1") > ticks + 2, 30, "console output after the restart")
     t.check(True, "the console reaches the log again after the restart")
 
-    dom = conn.createXML(xml("fresh"), 0)
+    dom = conn.createXML(ticking_xml("fresh"), 0)
     t.check(dom.ID() > max(i for i, _, _ in after.values()), f"a new Arrow gets a fresh id ({dom.ID()})")
 
     events = VirshEvents(d.uri)
