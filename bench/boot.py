@@ -57,14 +57,17 @@ def main():
     nat = statistics.median(native() for _ in range(RUNS))
     print(f"  native {APP}: {nat * 1000:.1f} ms (fork+exec+exit, median)")
     print(f"  {'kernel':<10} {'spawn->app started':>20} {'spawn->exit':>14} {'ratio vs native':>16}")
-    for k in kernels:
-        extra = f"    <kernel>{os.path.join(KDIR, k)}</kernel>"
-        xml = at.write_temp(at.domain_xml("bench", APP, memory_mib=128, extra_os=extra), dir=work)
-        one_boot(xml)  # warm the page cache
-        runs = [one_boot(xml) for _ in range(RUNS)]
-        st = statistics.median(r[0] for r in runs)
-        tot = statistics.median(r[1] for r in runs)
-        print(f"  {k:<10} {st * 1000:>17.0f} ms {tot * 1000:>11.0f} ms {st / nat:>15.0f}x")
+    try:
+        for k in kernels:
+            extra = f"    <kernel>{os.path.join(KDIR, k)}</kernel>"
+            xml = at.write_temp(at.domain_xml("bench", APP, memory_mib=128, extra_os=extra), dir=work)
+            one_boot(xml)  # warm the page cache
+            runs = [one_boot(xml) for _ in range(RUNS)]
+            st = statistics.median(r[0] for r in runs)
+            tot = statistics.median(r[1] for r in runs)
+            print(f"  {k:<10} {st * 1000:>17.0f} ms {tot * 1000:>11.0f} ms {st / nat:>15.0f}x")
+    finally:
+        at.remove_tree(work)
     print("  target: spawn->app started <= 1500 ms; bzImage <= 2 MiB; ainit <= 128 KiB")
 
 
