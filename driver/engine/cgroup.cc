@@ -98,7 +98,11 @@ Result<std::unique_ptr<CgroupLeaf>> CgroupLeaf::create(const std::string& parent
   TRY(write_control(dir + "/cpu.max", fmt("%llu %llu\n", static_cast<unsigned long long>(limits.cpu_quota_us),
                                           static_cast<unsigned long long>(limits.cpu_period_us))));
   const std::string procs = dir + "/cgroup.procs";
-  leaf->procs_fd_.reset(::open(procs.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+  UniqueFd opened(::open(procs.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+  if (!opened.valid()) return cgroup_error(procs, errno);
+  // Above the fds the spawn assigns to QEMU (3-8), which the child's steps
+  // run after: a low number would be overwritten before the child writes it.
+  leaf->procs_fd_.reset(::fcntl(opened.get(), F_DUPFD_CLOEXEC, 10));
   if (!leaf->procs_fd_.valid()) return cgroup_error(procs, errno);
   return leaf;
 }
