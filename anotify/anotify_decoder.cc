@@ -37,13 +37,18 @@ std::string anotify_event_describe(const AnotifyEvent& event) {
       return fmt("exited status %d", e.status);
     }
     std::string operator()(const AnotifyError& e) const { return "error: " + e.text; }
-    std::string operator()(const AnotifyOutOfMemory& e) const { return fmt("out of memory, killed pid %u", e.pid); }
+    std::string operator()(const AnotifyOutOfMemory& e) const {
+      if (e.by == ANOTIFY_OOM_BY_KERNEL) return fmt("out of memory, killed pid %u", e.pid);
+      if (e.by == ANOTIFY_OOM_BY_INIT) return fmt("out of memory, killed pid %u (by ainit)", e.pid);
+      return fmt("out of memory, killed pid %u (by %u)", e.pid, e.by);
+    }
     std::string operator()(const AnotifyHeartbeat& e) const {
       return fmt("heartbeat (uptime %llu ms)", static_cast<unsigned long long>(e.uptime_ms));
     }
     std::string operator()(const AnotifyOutputEnd& e) const {
       return fmt("output ended (%llu bytes)", static_cast<unsigned long long>(e.bytes));
     }
+    std::string operator()(const AnotifyInstructionsWanted&) const { return "asks for its instructions"; }
   };
   return std::visit(Describe{}, event);
 }
@@ -129,7 +134,9 @@ void AnotifyDecoder::decode_frame(uint8_t type, std::span<const uint8_t> p, std:
       out.emplace_back(AnotifyError{std::string(p.begin(), p.end())});
       return;
     case ANOTIFY_OOM:
-      if (need(4)) out.emplace_back(AnotifyOutOfMemory{get_u32(p.data())});
+      // The second field came later: a pid alone is the kernel's OOM killer.
+      if (need(4))
+        out.emplace_back(AnotifyOutOfMemory{get_u32(p.data()), p.size() >= 8 ? get_u32(p.data() + 4) : ANOTIFY_OOM_BY_KERNEL});
       return;
     case ANOTIFY_HEARTBEAT:
       if (need(8)) out.emplace_back(AnotifyHeartbeat{get_u64(p.data())});
@@ -137,9 +144,14 @@ void AnotifyDecoder::decode_frame(uint8_t type, std::span<const uint8_t> p, std:
     case ANOTIFY_OUTPUT_END:
       if (need(8)) out.emplace_back(AnotifyOutputEnd{get_u64(p.data())});
       return;
+    case ANOTIFY_INSTRUCTIONS_WANTED:
+      out.emplace_back(AnotifyInstructionsWanted{});
+      return;
     case ANOTIFY_SHUTDOWN:  // host->guest types never travel this way
     case ANOTIFY_SIGNAL:
     case ANOTIFY_OUTPUT_ACK:
+    case ANOTIFY_SETENV:
+    case ANOTIFY_INSTRUCTIONS_END:
       break;
   }
   stats_.unknown_frames++;
@@ -173,5 +185,17 @@ std::vector<uint8_t> anotify_encode_signal(int32_t signal) {
 }
 
 std::vector<uint8_t> anotify_encode_output_ack() { return anotify_encode_frame(ANOTIFY_OUTPUT_ACK, {}); }
+
+std::vector<uint8_t> anotify_encode_instructions(std::span<const std::string> env) {
+  std::vector<uint8_t> out;
+  for (const std::string& var : env) {
+    const std::vector<uint8_t> frame = anotify_encode_frame(
+        ANOTIFY_SETENV, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(var.data()), var.size()));
+    out.insert(out.end(), frame.begin(), frame.end());
+  }
+  const std::vector<uint8_t> end = anotify_encode_frame(ANOTIFY_INSTRUCTIONS_END, {});
+  out.insert(out.end(), end.begin(), end.end());
+  return out;
+}
 
 }  // namespace arrow

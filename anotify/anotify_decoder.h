@@ -18,14 +18,20 @@ struct AnotifyAppStarted { uint32_t pid = 0; };
 // signal and status is -1.
 struct AnotifyAppExited { int32_t status = 0; int32_t signal = 0; };
 struct AnotifyError { std::string text; };
-struct AnotifyOutOfMemory { uint32_t pid = 0; };
+// by: who ended the process, ANOTIFY_OOM_BY_KERNEL (the kernel's OOM killer;
+// also what a guest that sends the pid alone means) or ANOTIFY_OOM_BY_INIT
+// (ainit's memory-pressure watch).
+struct AnotifyOutOfMemory { uint32_t pid = 0; uint32_t by = 0; };
 struct AnotifyHeartbeat { uint64_t uptime_ms = 0; };
 // Everything the application wrote to stdout/stderr in pipe mode: BYTES in
 // all on the stdout port. The host acknowledges once it has read them.
 struct AnotifyOutputEnd { uint64_t bytes = 0; };
+// ainit waits for its private instructions (the environment); the host
+// answers with anotify_encode_instructions().
+struct AnotifyInstructionsWanted {};
 
 using AnotifyEvent = std::variant<AnotifyBooted, AnotifyAppStarted, AnotifyAppExited, AnotifyError,
-                                  AnotifyOutOfMemory, AnotifyHeartbeat, AnotifyOutputEnd>;
+                                  AnotifyOutOfMemory, AnotifyHeartbeat, AnotifyOutputEnd, AnotifyInstructionsWanted>;
 
 // A short English line for logs and arrow-launch, e.g. "exited status 3".
 std::string anotify_event_describe(const AnotifyEvent& event);
@@ -70,5 +76,9 @@ std::vector<uint8_t> anotify_encode_frame(uint8_t type, std::span<const uint8_t>
 std::vector<uint8_t> anotify_encode_shutdown(uint32_t grace_ms);
 std::vector<uint8_t> anotify_encode_signal(int32_t signal);
 std::vector<uint8_t> anotify_encode_output_ack();
+// ainit's private instructions, the answer to INSTRUCTIONS_WANTED: one
+// SETENV frame per "NAME=VALUE" (each at most ANOTIFY_MAX_PAYLOAD bytes; the
+// caller checks), then INSTRUCTIONS_END.
+std::vector<uint8_t> anotify_encode_instructions(std::span<const std::string> env);
 
 }  // namespace arrow

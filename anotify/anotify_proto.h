@@ -34,7 +34,12 @@ enum anotify_type {
   ANOTIFY_SIGNAL = 8,       /* payload: i32 signal number to deliver to the application */
   /* Output flow control (console in pipe mode, see PROTOCOL.md): */
   ANOTIFY_OUTPUT_END = 9,   /* guest -> host; payload: u64 bytes ainit wrote to the stdout port in all */
-  ANOTIFY_OUTPUT_ACK = 10   /* host -> guest; empty: the host has read all of them */
+  ANOTIFY_OUTPUT_ACK = 10,  /* host -> guest; empty: the host has read all of them */
+  /* ainit's private instructions, kept off the kernel command line (which
+   * says only how many: kernel/CMDLINE.md, arrow.nenv): */
+  ANOTIFY_SETENV = 11,             /* host -> guest; payload: "NAME=VALUE", one environment variable, no NUL */
+  ANOTIFY_INSTRUCTIONS_END = 12,   /* host -> guest; empty: that was all of them */
+  ANOTIFY_INSTRUCTIONS_WANTED = 13 /* guest -> host; empty: ainit waits for them (again, after a reconnect) */
 };
 
 /* Who ended an OOM victim (second field of ANOTIFY_OOM; absent means the kernel). */

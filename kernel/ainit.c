@@ -23,6 +23,7 @@
 #define CONSOLE "/dev/hvc0"
 #define EXIT_GRACE_MS 1000   /* for the processes left when the application ends */
 #define DRAIN_MS 2000        /* for the host to take the last frames */
+#define INSTRUCTIONS_MS 20000 /* for the host's answer to INSTRUCTIONS_WANTED */
 
 struct ainit {
   struct ainit_config cfg;
@@ -35,6 +36,11 @@ struct ainit {
   int app_done;       /* the application was reaped; app_status holds its wait status */
   int app_status;
   uint64_t kill_at;   /* uptime_ms at which an ANOTIFY_SHUTDOWN grace ends, 0 if none */
+  int awaiting;       /* reading the private instructions (receive_instructions) */
+  /* SHUTDOWN and SIGNAL that came before the application: done once it runs. */
+  int early_shutdown;
+  uint32_t early_grace;
+  int32_t early_signal;
   struct output_relay out; /* pipe mode: the application's stdout/stderr */
 };
 
@@ -101,7 +107,7 @@ static const char *env_value(char **env, size_t n, const char *name) {
   return NULL;
 }
 
-/* PATH, HOME and USER unless arrow.env sets them, then arrow.env in order. */
+/* PATH, HOME and USER unless the host's environment sets them, then that in order. */
 static char **build_env(const struct ainit_config *cfg) {
   static const char *const names[] = {"PATH", "HOME", "USER"};
   const char *values[] = {AINIT_DEFAULT_PATH, cfg->home, cfg->user};
@@ -275,17 +281,76 @@ static void signal_app(struct ainit *s, int sig) {
   if (kill(-s->app, sig) < 0) kill(s->app, sig);
 }
 
+static void shutdown_app(struct ainit *s, uint32_t grace) {
+  signal_app(s, grace ? SIGTERM : SIGKILL);
+  s->kill_at = grace ? uptime_ms() + grace : 0;
+}
+
+/* The private instructions, while receive_instructions waits for them. */
+static void on_instruction(struct ainit *s, uint8_t type, const unsigned char *p, uint16_t len) {
+  char err[200];
+  if (type == ANOTIFY_SETENV && ainit_add_env(&s->cfg, p, len, err, sizeof err)) fatal(s, err);
+  if (type != ANOTIFY_INSTRUCTIONS_END) return;
+  if (s->cfg.nenv != s->cfg.nenv_expected) {
+    snprintf(err, sizeof err, "Anotify INSTRUCTIONS_END after %zu of the %u environment variables",
+             s->cfg.nenv, s->cfg.nenv_expected);
+    fatal(s, err);
+  }
+  s->awaiting = 0;
+}
+
 static void on_host_frame(void *ctx, uint8_t type, const unsigned char *p, uint16_t len) {
   struct ainit *s = ctx;
-  if (type == ANOTIFY_SHUTDOWN && len >= 4) {
+  if (type == ANOTIFY_SETENV || type == ANOTIFY_INSTRUCTIONS_END) {
+    if (s->awaiting) on_instruction(s, type, p, len); /* later ones are skipped */
+  } else if (type == ANOTIFY_SHUTDOWN && len >= 4) {
     uint32_t grace = (uint32_t)get32(p);
-    signal_app(s, grace ? SIGTERM : SIGKILL);
-    s->kill_at = grace ? uptime_ms() + grace : 0;
+    if (s->app) shutdown_app(s, grace);
+    else s->early_shutdown = 1, s->early_grace = grace;
   } else if (type == ANOTIFY_SIGNAL && len >= 4) {
     int32_t sig = get32(p);
-    if (sig > 0 && sig < NSIG) signal_app(s, sig);
+    if (sig > 0 && sig < NSIG && s->app) signal_app(s, sig);
+    else if (sig > 0 && sig < NSIG) s->early_signal = sig;
   }
   /* Any other type: skipped, as PROTOCOL.md asks of receivers. */
+}
+
+/* ainit's private instructions (the environment, which may hold secrets)
+ * never travel on the kernel command line, which every user of the host can
+ * read: arrow.nenv says how many variables the host sends over Anotify when
+ * asked (INSTRUCTIONS_WANTED), as SETENV frames, then INSTRUCTIONS_END.
+ * Asked again of a new host end (a daemon restarted before it answered),
+ * which sends them all. */
+static void ask_instructions(struct ainit *s) {
+  for (size_t i = 0; i < s->cfg.nenv; i++) free(s->cfg.env[i]);
+  s->cfg.nenv = 0;
+  s->an.inlen = 0; /* a frame the old host end left unfinished */
+  anotify_send(&s->an, ANOTIFY_INSTRUCTIONS_WANTED, "", 0, 1);
+}
+
+/* Waits for the answer. A SHUTDOWN or SIGNAL meanwhile is kept for the
+ * application, as the port itself used to keep them. */
+static void receive_instructions(struct ainit *s) {
+  uint64_t end = uptime_ms() + INSTRUCTIONS_MS;
+  while (s->awaiting) {
+    uint64_t now = uptime_ms();
+    if (s->an.fd < 0) fatal(s, "no Anotify port: the environment cannot come from the host");
+    if (now >= end) {
+      char msg[200];
+      snprintf(msg, sizeof msg, "no answer from the host to Anotify INSTRUCTIONS_WANTED within %d s: "
+               "%zu of the %u environment variables came", INSTRUCTIONS_MS / 1000, s->cfg.nenv,
+               s->cfg.nenv_expected);
+      fatal(s, msg);
+    }
+    int was = s->an.connected;
+    anotify_refresh(&s->an);
+    if (!was && s->an.connected) ask_instructions(s);
+    /* POLLOUT while the request waits in the queue (the port may take it later). */
+    struct pollfd p = {s->an.fd, (short)(POLLIN | (s->an.outlen ? POLLOUT : 0)), 0};
+    int n = poll(&p, 1, (int)(end - now));
+    if (n > 0) anotify_receive(&s->an, on_host_frame, s);
+    if (n > 0 && (p.revents & POLLHUP)) poll(NULL, 0, 50); /* no host end yet: it may connect */
+  }
 }
 
 /* Reaps every exited child; notes the application's status. Returns 0 while
@@ -402,6 +467,9 @@ static void setup(struct ainit *s, uint64_t boot_ms) {
   const char *cmdline = read_cmdline();
   if (!cmdline) fatal(s, "cannot read /proc/cmdline");
   if (ainit_parse_cmdline(cmdline, &s->cfg, err, sizeof err)) fatal(s, err);
+  /* Asked now, read just before the application starts: the answer comes
+   * while the guest is set up. */
+  if ((s->awaiting = s->cfg.nenv_expected > 0)) ask_instructions(s);
   setup_clock(&s->cfg);
   setup_limits();
   if (setup_shares(&s->cfg, err, sizeof err) || setup_etc(&s->cfg, err, sizeof err) ||
@@ -424,9 +492,12 @@ int main(void) {
   if (getpid() != 1) ainit_log("warning: not running as PID 1");
   setup(&s, boot_ms);
   if (s.sigfd < 0) fatal(&s, "signalfd failed");
+  receive_instructions(&s);
   open_kmsg(&s);
   oom_open(&s.oom);
   start_app(&s);
+  if (s.early_signal) signal_app(&s, s.early_signal);
+  if (s.early_shutdown) shutdown_app(&s, s.early_grace);
   supervise(&s);
   finish(&s);
 }

@@ -29,8 +29,9 @@ struct ainit_config {
   char *init;                 /* arrow.init; NULL means none was given */
   char **args;                /* arrow.arg, in order */
   size_t nargs;
-  char **env;                 /* arrow.env "NAME=VALUE", in order */
+  char **env;                 /* "NAME=VALUE" from Anotify SETENV frames, in order */
   size_t nenv;
+  unsigned nenv_expected;     /* arrow.nenv: how many SETENV frames the host sends */
   char *dir;                  /* arrow.dir, default "/" */
   char *user;                 /* arrow.user, default root,0,0,/root */
   unsigned uid, gid;
@@ -55,6 +56,14 @@ struct ainit_config {
 int ainit_parse_cmdline(const char *cmdline, struct ainit_config *cfg,
                         char *err, size_t errlen);
 void ainit_config_free(struct ainit_config *cfg);
+
+/* Adds one environment variable from an Anotify SETENV payload p[0..len)
+ * ("NAME=VALUE", not NUL-terminated) to cfg->env. Returns 0, or -1 with a
+ * message in err (which never holds the value: it may be a secret) when it
+ * is not NAME=VALUE with a non-empty name, holds a NUL byte, or is one more
+ * than arrow.nenv announced. Pure: no system calls. */
+int ainit_add_env(struct ainit_config *cfg, const unsigned char *p, size_t len, char *err,
+                  size_t errlen);
 
 /* Percent-decodes src[0..len) into a new NUL-terminated string. Returns NULL
  * on a malformed escape or an encoded NUL byte (C strings cannot carry it). */

@@ -185,7 +185,7 @@ static int apply_fields(struct ainit_config *cfg, const char *key, const char *v
 }
 
 static int is_value_key(const char *key) {
-  static const char *const keys[] = {"v", "hb", "time", "tty", "init", "dir", "host", "arg", "env"};
+  static const char *const keys[] = {"v", "hb", "time", "tty", "init", "dir", "host", "arg", "nenv"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if (strcmp(key, keys[i]) == 0) return 1;
   return 0;
@@ -206,6 +206,11 @@ static int apply_value(struct ainit_config *cfg, const char *key, char *val) {
     cfg->hb = n;
     return 0;
   }
+  if (strcmp(key, "nenv") == 0) {
+    int bad = parse_uint(val, 65536, &cfg->nenv_expected);
+    free(val);
+    return bad ? -1 : 0;
+  }
   if (strcmp(key, "tty") == 0) {
     int known = strcmp(val, "tty") == 0 || strcmp(val, "pipe") == 0;
     cfg->tty_pipe = strcmp(val, "pipe") == 0;
@@ -221,12 +226,32 @@ static int apply_value(struct ainit_config *cfg, const char *key, char *val) {
   if (strcmp(key, "dir") == 0) return replace(&cfg->dir, val), val[0] == '/' ? 0 : -1;
   if (strcmp(key, "host") == 0) return replace(&cfg->host, val), val[0] ? 0 : -1;
   if (strcmp(key, "arg") == 0) return push(&cfg->args, &cfg->nargs, val) ? (free(val), -1) : 0;
-  if (strcmp(key, "env") == 0) {
-    if (!strchr(val, '=') || val[0] == '=') return free(val), -1;
-    return push(&cfg->env, &cfg->nenv, val) ? (free(val), -1) : 0;
-  }
   free(val);
   return -1;
+}
+
+int ainit_add_env(struct ainit_config *cfg, const unsigned char *p, size_t len, char *err,
+                  size_t errlen) {
+  const unsigned char *eq = memchr(p, '=', len);
+  char *var = NULL;
+  if (cfg->nenv >= cfg->nenv_expected) {
+    snprintf(err, errlen, "Anotify SETENV: more environment variables than arrow.nenv=%u",
+             cfg->nenv_expected);
+    return -1;
+  }
+  if (!eq || eq == p || memchr(p, '\0', len)) { /* (its text not shown: it may be a secret) */
+    snprintf(err, errlen, "Anotify SETENV: environment variable %zu of %u is not NAME=VALUE",
+             cfg->nenv + 1, cfg->nenv_expected);
+    return -1;
+  }
+  if (!(var = malloc(len + 1)) || push(&cfg->env, &cfg->nenv, var)) {
+    free(var);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  memcpy(var, p, len);
+  var[len] = '\0';
+  return 0;
 }
 
 /* One arrow.KEY=VALUE token, tok[0..len) without the "arrow." prefix. */

@@ -11,6 +11,7 @@
 
 #include "domain-xml/arrow_caps.h"
 #include "domain-xml/arrow_xml.h"
+#include "driver/engine/qemu_command.h"
 #include "util/i18n.h"
 
 namespace arrow {
@@ -258,6 +259,7 @@ Result<DomainRef> ArrowDriver::domain_define_xml(const std::string& xml, unsigne
   if (flags & VIR_DOMAIN_DEFINE_VALIDATE) TRY(validate_with_schema(xml, domain_schema_path()));
   ArrowDef def = TRY(parse_domain_xml(xml));
   TRY(check_name_uuid_clash(def));
+  TRY(check_init_environment(def));  // refused now rather than at every start
   DomainPtr dom = find_by_name(def.name);
   TRY(save_config(def));
   if (!dom) {

@@ -7,6 +7,7 @@
 // event crosses (ARCHITECTURE.md, "Paths").
 #include <libvirt/libvirt.h>
 
+#include "anotify/anotify_proto.h"
 #include "domain-xml/uuid.h"
 #include "driver/api/arrow_names.h"
 #include "driver/arrow/arrow_driver.h"
@@ -95,7 +96,12 @@ void ArrowDriver::on_anotify(const DomainPtr& dom, const AnotifyEvent& msg) {
   if (const auto* oom = std::get_if<AnotifyOutOfMemory>(&msg)) {
     dom->anotify.oom = true;
     dom->anotify.oom_pid = oom->pid;
-    guest_log(dom, fmt(_("the guest's OOM killer ended process %1$u"), oom->pid));
+    if (oom->by == ANOTIFY_OOM_BY_INIT)
+      guest_log(dom, fmt(_("ainit ended process %1$u: the guest was stalled on memory"), oom->pid));
+    else if (oom->by == ANOTIFY_OOM_BY_KERNEL)
+      guest_log(dom, fmt(_("the guest's OOM killer ended process %1$u"), oom->pid));
+    else
+      guest_log(dom, fmt(_("process %1$u was ended for want of memory (by %2$u)"), oom->pid, oom->by));
     ArrowEvent ev;
     ev.kind = ArrowEventKind::OutOfMemory;
     ev.pid = oom->pid;

@@ -45,6 +45,9 @@ class ProcessLauncher final : public ArrowLauncher {
     if (!process.ok()) return done(process.error());
     process_ = std::move(process.value());
     process_->set_log_policy(spec_.log_policy);
+    // Sent only if its ainit still waits for them (a restart during its boot).
+    Result<std::vector<uint8_t>> instructions = build_private_instructions(spec_.def);
+    if (instructions.ok()) process_->set_private_instructions(std::move(instructions.value()));
     // The adopted QEMU's leaf is ours to remove when it exits.
     if (!spec_.cgroup_parent.empty()) leaf_ = CgroupLeaf::existing(spec_.cgroup_parent, spec_.def.name);
   }

@@ -14,6 +14,8 @@ AnotifyChannel::AnotifyChannel(UniqueFd fd, EventFn on_event, ClosedFn on_closed
         for (const AnotifyEvent& ev : decoder_.feed(bytes)) {
           if (const auto* end = std::get_if<AnotifyOutputEnd>(&ev)) {
             if (on_output_end_) on_output_end_(end->bytes);
+          } else if (std::holds_alternative<AnotifyInstructionsWanted>(ev)) {
+            if (on_instructions_wanted_) on_instructions_wanted_();
           } else {
             app_exit_reported_ = app_exit_reported_ || std::holds_alternative<AnotifyAppExited>(ev);
             if (on_event_) on_event_(ev);
@@ -37,5 +39,6 @@ Status AnotifyChannel::send_shutdown(uint32_t grace_ms) { return stream_->write(
 
 Status AnotifyChannel::send_signal(int32_t signal) { return stream_->write(anotify_encode_signal(signal)); }
 Status AnotifyChannel::send_output_ack() { return stream_->write(anotify_encode_output_ack()); }
+Status AnotifyChannel::send_instructions(std::span<const uint8_t> frames) { return stream_->write(frames); }
 
 }  // namespace arrow

@@ -31,11 +31,16 @@ class AnotifyChannel {
   Status send_shutdown(uint32_t grace_ms);
   Status send_signal(int32_t signal);
   Status send_output_ack();
+  // ainit's private instructions, as build_private_instructions encodes them.
+  Status send_instructions(std::span<const uint8_t> frames);
 
   // OUTPUT_END (the guest waits for the host to have read its output) goes
   // here instead of to the event callback: the process's output relay
   // acknowledges it.
   void on_output_end(std::function<void(uint64_t bytes)> fn) { on_output_end_ = std::move(fn); }
+  // INSTRUCTIONS_WANTED goes here instead of to the event callback: the
+  // process answers it.
+  void on_instructions_wanted(std::function<void()> fn) { on_instructions_wanted_ = std::move(fn); }
   // The guest reported the application's exit (APP_EXITED) on this channel.
   bool app_exit_reported() const { return app_exit_reported_; }
 
@@ -52,6 +57,7 @@ class AnotifyChannel {
   EventFn on_event_;
   ClosedFn on_closed_;
   std::function<void(uint64_t)> on_output_end_;
+  std::function<void()> on_instructions_wanted_;
   bool app_exit_reported_ = false;
   std::function<void(const AnotifyDecoderStats&)> on_ignored_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

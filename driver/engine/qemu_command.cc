@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "anotify/anotify_decoder.h"
 #include "config.h"
 #include "util/fd.h"
 #include "util/i18n.h"
@@ -204,7 +205,8 @@ Result<std::string> build_kernel_cmdline(const ArrowDef& def, const CommandConte
   for (const char* token : kKernelTokens) out += std::string(token) + " ";
   out += "arrow.v=1 arrow.init=" + cmdline_escape(def.init);
   for (const std::string& arg : def.initargs) out += " arrow.arg=" + cmdline_escape(arg);
-  for (const EnvVar& env : def.initenv) out += " arrow.env=" + cmdline_escape(env.name + "=" + env.value);
+  // The environment itself travels over Anotify (build_private_instructions).
+  if (!def.initenv.empty()) out += fmt(" arrow.nenv=%zu", def.initenv.size());
   if (!def.initdir.empty()) out += " arrow.dir=" + cmdline_escape(def.initdir);
   const InitUser& u = ctx.user;
   out += fmt(" arrow.user=%s,%u,%u,%s", cmdline_escape(u.name).c_str(), u.uid, u.gid, cmdline_escape(u.home).c_str());
@@ -225,10 +227,38 @@ Result<std::string> build_kernel_cmdline(const ArrowDef& def, const CommandConte
   if (out.size() + 1 > kKernelCmdlineMax) {
     return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
                       fmt(_("the kernel command line of Arrow '%1$s' needs %2$zu bytes, over the kernel's limit "
-                            "of %3$zu: shorten <initarg>, <initenv> or the shares"),
+                            "of %3$zu: shorten <initarg> or the shares"),
                           def.name.c_str(), out.size() + 1, kKernelCmdlineMax));
   }
   return out;
+}
+
+Status check_init_environment(const ArrowDef& def) {
+  size_t total = 0;
+  for (const EnvVar& env : def.initenv) {
+    const size_t size = env.name.size() + 1 + env.value.size();
+    if (size > kInitEnvVarMax) {
+      return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                        fmt(_("<initenv name='%1$s'>: the variable takes %2$zu bytes as NAME=VALUE, over the limit "
+                              "of %3$zu bytes for one environment variable of an Arrow"),
+                            env.name.c_str(), size, kInitEnvVarMax));
+    }
+    total += size;
+  }
+  if (total > kInitEnvTotalMax) {
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      fmt(_("<initenv>: the %1$zu variables take %2$zu bytes as NAME=VALUE, over the limit of %3$zu "
+                            "bytes for the whole environment of an Arrow"),
+                          def.initenv.size(), total, kInitEnvTotalMax));
+  }
+  return {};
+}
+
+Result<std::vector<uint8_t>> build_private_instructions(const ArrowDef& def) {
+  TRY(check_init_environment(def));
+  std::vector<std::string> env;
+  for (const EnvVar& var : def.initenv) env.push_back(var.name + "=" + var.value);
+  return anotify_encode_instructions(env);
 }
 
 // The 9p model of every share the guest can write. mapped-xattr keeps the
@@ -260,6 +290,7 @@ Status check_virtio_devices(const ArrowDef& def, const std::vector<Share>& share
 Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const CommandContext& ctx) {
   TRY(check_machine(def));
   TRY(check_virtio_devices(def, mount_order(def, ctx)));
+  TRY(check_init_environment(def));
   std::vector<std::string> argv;
   argv.push_back(def.emulator.empty() ? ctx.emulator : def.emulator);
   add_machine(argv, def, ctx);

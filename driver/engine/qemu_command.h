@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "anotify/anotify_proto.h"
 #include "domain-xml/arrow_def.h"
 #include "util/result.h"
 
@@ -67,12 +68,30 @@ inline constexpr size_t kKernelCmdlineMax = 2048;
 // bridge interface gives its own <ip>, <route> and no DNS server instead.
 inline constexpr const char* kGuestNet = "10.0.2.15/24,10.0.2.2,10.0.2.3";
 
+// One environment variable ("NAME=VALUE") at most: one Anotify SETENV frame.
+inline constexpr size_t kInitEnvVarMax = ANOTIFY_MAX_PAYLOAD;
+// All of them together (the frames' payloads): far below what execve takes,
+// and what the daemon queues for a guest that has not read them yet.
+inline constexpr size_t kInitEnvTotalMax = 65536;
+
 // Percent-encodes one field as kernel/CMDLINE.md specifies.
 std::string cmdline_escape(std::string_view value);
 
-// The whole -append string. VIR_ERR_CONFIG_UNSUPPORTED when it would not fit
-// in kKernelCmdlineMax, naming the limit.
+// The whole -append string: what is not private. VIR_ERR_CONFIG_UNSUPPORTED
+// when it would not fit in kKernelCmdlineMax, naming the limit.
 Result<std::string> build_kernel_cmdline(const ArrowDef& def, const CommandContext& ctx);
+
+// ainit's private instructions, kept off the command line (which every local
+// user reads in ps and /proc/PID/cmdline): every <initenv> as an Anotify
+// SETENV frame, then INSTRUCTIONS_END; the command line says only how many
+// (arrow.nenv). ainit asks for them (INSTRUCTIONS_WANTED) when arrow.nenv is
+// not 0 and the process answers with these bytes (anotify/PROTOCOL.md).
+// Fails as check_init_environment does.
+Result<std::vector<uint8_t>> build_private_instructions(const ArrowDef& def);
+// VIR_ERR_CONFIG_UNSUPPORTED naming the <initenv> (never its value) and the
+// limit when one variable is over kInitEnvVarMax bytes as NAME=VALUE, or all
+// of them over kInitEnvTotalMax. At define and at every start.
+Status check_init_environment(const ArrowDef& def);
 
 // argv for execv(), argv[0] being the emulator path. Errors:
 // VIR_ERR_CONFIG_UNSUPPORTED for a definition QEMU microvm cannot run

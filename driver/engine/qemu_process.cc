@@ -220,6 +220,7 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
     tap_note = fmt("== %s on bridge %s ==\n", tap.ifname.c_str(), iface.bridge.c_str());
   }
   const std::vector<std::string> argv = TRY(build_qemu_argv(def, ctx));
+  std::vector<uint8_t> instructions = TRY(build_private_instructions(def));
 
   std::string joined;
   std::vector<const char*> cargv;
@@ -254,6 +255,7 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
   // The sockets already listen, so these connects complete before QEMU runs;
   // if one fails QEMU is killed by the destructor.
   TRY(p->connect_all());
+  p->instructions_ = std::move(instructions);
   return p;
 }
 
@@ -309,6 +311,7 @@ Status ArrowProcess::connect_all() {
   }
   anotify_ = std::make_unique<AnotifyChannel>(std::move(ano), callbacks_.anotify, nullptr);
   anotify_->on_output_end([this](uint64_t bytes) { on_output_end(bytes); });
+  anotify_->on_instructions_wanted([this] { on_instructions_wanted(); });
   // Garbage on the port is the guest's business: ignored, and noted in the log.
   anotify_->on_ignored([this](const AnotifyDecoderStats& s) {
     append_log(fmt("== anotify: ignored input from the guest (so far %llu bytes skipped, %llu unknown and %llu "
@@ -337,6 +340,22 @@ void ArrowProcess::on_output_end(uint64_t bytes) {
   }
   output_end_.reset();
   if (anotify_ && anotify_->is_open()) (void)anotify_->send_output_ack();
+}
+
+// ainit asks for its private instructions once it has read arrow.nenv (and
+// again if the host end it asked went away before answering: a daemon
+// restart during the boot). One answer per connection: a guest that asks
+// again gets nothing more. ainit that has them never asks, so an adopted
+// QEMU is sent nothing, and a reboot's new QEMU asks anew.
+void ArrowProcess::on_instructions_wanted() {
+  if (instructions_sent_ || !anotify_ || !anotify_->is_open()) return;
+  instructions_sent_ = true;
+  const std::vector<uint8_t> frames =
+      instructions_.empty() ? anotify_encode_instructions(std::span<const std::string>()) : instructions_;
+  if (Status st = anotify_->send_instructions(frames); !st.ok())
+    append_log(fmt("== anotify: cannot send the guest its instructions: %s ==\n", st.error().message.c_str()));
+  else if (adopted_)
+    append_log("== anotify: ainit asked the restarted daemon for its instructions: sent ==\n");
 }
 
 void ArrowProcess::on_qmp_ready() {

@@ -145,6 +145,11 @@ class ArrowProcess {
   // Without it the destructor kills a QEMU it started and removes its files.
   void detach();
 
+  // ainit's private instructions for an adopted QEMU (build_private_instructions
+  // of its live definition), sent only if its ainit asks: one that adoption
+  // interrupted during its boot. start() builds them itself.
+  void set_private_instructions(std::vector<uint8_t> frames) { instructions_ = std::move(frames); }
+
   // How the log is rotated from now on (default: LogPolicy's).
   void set_log_policy(const LogPolicy& policy) { log_policy_ = policy; }
 
@@ -211,6 +216,11 @@ class ArrowProcess {
   std::optional<uint64_t> output_end_;  // ANOTIFY_OUTPUT_END not yet acknowledged
   void on_stdout(std::span<const uint8_t> bytes);
   void on_output_end(uint64_t bytes);
+  // ainit's private instructions (SETENV frames, INSTRUCTIONS_END), sent
+  // once when the guest asks (INSTRUCTIONS_WANTED).
+  std::vector<uint8_t> instructions_;
+  bool instructions_sent_ = false;
+  void on_instructions_wanted();
   UniquePath monitor_path_, console_path_, anotify_path_, stdout_path_, serial_path_, pid_path_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -1,6 +1,6 @@
 // Tests ainit's decoder of the arrow.* kernel command-line tokens
 // (kernel/CMDLINE.md): defaults, every key, escapes, and the errors that name
-// the key at fault.
+// the key at fault; and of the environment that comes over Anotify (SETENV).
 #include "kernel/ainit.h"
 
 #include <cppunit/extensions/HelperMacros.h>
@@ -35,6 +35,7 @@ class AinitCmdlineTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(ignores_other_tokens);
   CPPUNIT_TEST(errors_name_the_key);
   CPPUNIT_TEST(unescape);
+  CPPUNIT_TEST(env_over_anotify);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -60,13 +61,14 @@ class AinitCmdlineTest : public CppUnit::TestFixture {
 
   void every_key() {
     Decoded d(
-        "arrow.v=1 arrow.init=/usr/bin/python3 arrow.arg=-m arrow.env=A%3Db%2Cc "
-        "arrow.env=PATH=/x arrow.dir=/srv arrow.user=nobody,65534,65534,/nonexistent "
+        "arrow.v=1 arrow.init=/usr/bin/python3 arrow.arg=-m arrow.nenv=2 "
+        "arrow.dir=/srv arrow.user=nobody,65534,65534,/nonexistent "
         "arrow.group=web%20team,1000 arrow.share=share0,/usr,ro arrow.share=s%2C1,/srv/a%20b,rw "
         "arrow.net=10.0.2.15/24,10.0.2.2, arrow.host=web arrow.hb=0 arrow.time=1700000000123");
     CPPUNIT_ASSERT_MESSAGE(d.err, d.ok);
     CPPUNIT_ASSERT((d.args() == std::vector<std::string>{"-m"}));
-    CPPUNIT_ASSERT((d.env() == std::vector<std::string>{"A=b,c", "PATH=/x"}));
+    CPPUNIT_ASSERT_EQUAL(2u, d.cfg.nenv_expected);
+    CPPUNIT_ASSERT_EQUAL(size_t(0), d.cfg.nenv);  // the variables themselves come over Anotify
     CPPUNIT_ASSERT_EQUAL(std::string("/srv"), std::string(d.cfg.dir));
     CPPUNIT_ASSERT_EQUAL(std::string("nobody"), std::string(d.cfg.user));
     CPPUNIT_ASSERT_EQUAL(65534u, d.cfg.uid);
@@ -89,9 +91,11 @@ class AinitCmdlineTest : public CppUnit::TestFixture {
   void ignores_other_tokens() {
     Decoded d(
         "foo=\"a arrow.init=/evil b\" virtio_mmio.device=4K@0xfeb00e00:12 arrow.future=x%ZZ "
-        "arrow.init=/bin/true arrow.noequals\n");
+        "arrow.init=/bin/true arrow.noequals arrow.env=RETIRED=1\n");
     CPPUNIT_ASSERT_MESSAGE(d.err, d.ok);
     CPPUNIT_ASSERT_EQUAL(std::string("/bin/true"), std::string(d.cfg.init));
+    // arrow.env (the environment on the command line) is retired: never read.
+    CPPUNIT_ASSERT_EQUAL(size_t(0), d.cfg.nenv);
   }
 
   void errors_name_the_key() {
@@ -108,7 +112,8 @@ class AinitCmdlineTest : public CppUnit::TestFixture {
         {"arrow.init=/x arrow.hb=ten", "arrow.hb: invalid value"},
         {"arrow.init=/x arrow.time=99999999999999999999", "arrow.time: invalid value"},
         {"arrow.init=/x arrow.dir=srv", "arrow.dir: invalid value"},
-        {"arrow.init=/x arrow.env=NOEQUALS", "arrow.env: invalid value"},
+        {"arrow.init=/x arrow.nenv=-1", "arrow.nenv: invalid value"},
+        {"arrow.init=/x arrow.nenv=65537", "arrow.nenv: invalid value"},
         {"arrow.arg=x", "arrow.init: missing"},
     };
     for (const auto& [cmdline, expected] : cases) {
@@ -126,6 +131,30 @@ class AinitCmdlineTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(!ainit_unescape("%", 1));
     CPPUNIT_ASSERT(!ainit_unescape("%4", 2));
     CPPUNIT_ASSERT(!ainit_unescape("%4g", 3));
+  }
+
+  // SETENV payloads: kept verbatim (no percent-decoding: any byte but NUL),
+  // in order, no more than arrow.nenv announced; a refusal never shows the
+  // value, which may be a secret.
+  void env_over_anotify() {
+    Decoded d("arrow.init=/x arrow.nenv=3");
+    CPPUNIT_ASSERT_MESSAGE(d.err, d.ok);
+    char err[256] = "";
+    auto add = [&](const std::string& var) {
+      err[0] = '\0';
+      return ainit_add_env(&d.cfg, reinterpret_cast<const unsigned char*>(var.data()), var.size(), err, sizeof err);
+    };
+    CPPUNIT_ASSERT_EQUAL(0, add("API_TOKEN=s3cret value,%41 \"q\"=x"));
+    CPPUNIT_ASSERT_EQUAL(0, add("EMPTY="));
+    for (const std::string& bad : std::vector<std::string>{"NOEQUALS", "=value", std::string("A=b\0c", 5)}) {
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(bad, -1, add(bad));
+      CPPUNIT_ASSERT_MESSAGE(err, std::string(err).rfind("Anotify SETENV: environment variable 3 of 3 is not NAME=VALUE", 0) == 0);
+      CPPUNIT_ASSERT_MESSAGE(err, std::string(err).find("value") == std::string::npos);
+    }
+    CPPUNIT_ASSERT_EQUAL(0, add("PATH=/x"));
+    CPPUNIT_ASSERT_EQUAL(-1, add("ONE_MORE=1"));
+    CPPUNIT_ASSERT_EQUAL(std::string("Anotify SETENV: more environment variables than arrow.nenv=3"), std::string(err));
+    CPPUNIT_ASSERT((d.env() == std::vector<std::string>{"API_TOKEN=s3cret value,%41 \"q\"=x", "EMPTY=", "PATH=/x"}));
   }
 };
 

@@ -33,6 +33,8 @@ class AnotifyTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(test_event_fields);
   CPPUNIT_TEST(test_encode_shutdown);
   CPPUNIT_TEST(test_encode_signal);
+  CPPUNIT_TEST(test_oom_who);
+  CPPUNIT_TEST(test_encode_instructions);
   CPPUNIT_TEST(test_buffer_bounded);
   CPPUNIT_TEST(test_frames_between_garbage_blocks);
   CPPUNIT_TEST_SUITE_END();
@@ -89,6 +91,44 @@ class AnotifyTest : public CppUnit::TestFixture {
     AnotifyDecoder d;
     CPPUNIT_ASSERT_EQUAL(size_t(1), d.feed(stream).size());
     CPPUNIT_ASSERT_EQUAL(uint64_t(0), d.stats().skipped_bytes);
+  }
+
+  // OOM's second field: who ended the process; a pid alone means the kernel.
+  void test_oom_who() {
+    const std::vector<uint8_t> input = bytes_of(test::read_file(test::data_dir("anotify") + "/oom-who.bin"));
+    AnotifyDecoder d;
+    const auto events = d.feed(input);
+    CPPUNIT_ASSERT_EQUAL(size_t(7), events.size());
+    const uint32_t expected[][2] = {{41, ANOTIFY_OOM_BY_KERNEL}, {42, ANOTIFY_OOM_BY_KERNEL},
+                                    {40, ANOTIFY_OOM_BY_INIT}, {43, 7}, {44, ANOTIFY_OOM_BY_INIT}};
+    for (size_t i = 0; i < 5; i++) {
+      const auto& oom = std::get<AnotifyOutOfMemory>(events[i + 1]);
+      CPPUNIT_ASSERT_EQUAL(expected[i][0], oom.pid);
+      CPPUNIT_ASSERT_EQUAL(expected[i][1], oom.by);
+    }
+  }
+
+  // ainit's private instructions (the answer to INSTRUCTIONS_WANTED, decoded
+  // in instructions.bin): one SETENV frame per variable, its bytes verbatim,
+  // then an empty INSTRUCTIONS_END; our own decoder skips them whole (they
+  // only travel to the guest).
+  void test_encode_instructions() {
+    const std::vector<std::string> env = {"A=1", "API_TOKEN=s3cret value"};
+    const std::vector<uint8_t> bytes = anotify_encode_instructions(env);
+    std::vector<uint8_t> expected = {'A', 'N', 1, ANOTIFY_SETENV, 3, 0};
+    const uint16_t check1 = anotify_check(ANOTIFY_SETENV, 3);
+    expected.insert(expected.end(), {uint8_t(check1 & 0xff), uint8_t(check1 >> 8), 'A', '=', '1'});
+    const std::vector<uint8_t> second = anotify_encode_frame(ANOTIFY_SETENV, bytes_of(env[1]));
+    expected.insert(expected.end(), second.begin(), second.end());
+    const uint16_t check3 = anotify_check(ANOTIFY_INSTRUCTIONS_END, 0);
+    expected.insert(expected.end(), {'A', 'N', 1, ANOTIFY_INSTRUCTIONS_END, 0, 0, uint8_t(check3 & 0xff), uint8_t(check3 >> 8)});
+    CPPUNIT_ASSERT(expected == bytes);
+    CPPUNIT_ASSERT_EQUAL(size_t(3 * ANOTIFY_HEADER_SIZE + 3 + 22), bytes.size());
+    CPPUNIT_ASSERT(anotify_encode_instructions({}) == anotify_encode_frame(ANOTIFY_INSTRUCTIONS_END, {}));
+    AnotifyDecoder d;
+    CPPUNIT_ASSERT(d.feed(bytes).empty());
+    CPPUNIT_ASSERT_EQUAL(uint64_t(3), d.stats().unknown_frames);
+    CPPUNIT_ASSERT_EQUAL(uint64_t(0), d.stats().skipped_bytes + d.stats().rejected_frames);
   }
 
   // Endless garbage never grows the buffer past one header.

@@ -6,8 +6,10 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include "domain-xml/arrow_xml.h"
+#include "anotify/anotify_decoder.h"
 #include "driver/engine/qemu_command.h"
 #include "tests/unit/testutil.h"
+#include "util/i18n.h"
 
 namespace arrow {
 
@@ -42,6 +44,7 @@ class Xml2ArgvTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(test_escape);
   CPPUNIT_TEST(test_cmdline_limit);
   CPPUNIT_TEST(test_argv_is_exec_ready);
+  CPPUNIT_TEST(test_private_instructions);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -91,6 +94,48 @@ class Xml2ArgvTest : public CppUnit::TestFixture {
     auto it = std::find(argv.begin(), argv.end(), "-append");
     CPPUNIT_ASSERT(it != argv.end() && it + 1 != argv.end());
     CPPUNIT_ASSERT((it + 1)->find("arrow.arg=a%20b arrow.arg=%22%27") != std::string::npos);
+  }
+
+  // <initenv> never reaches the command line (every local user reads it in
+  // ps): only its count does, the variables go as Anotify frames (the
+  // answer to ainit's INSTRUCTIONS_WANTED; INSTRUCTIONS_END alone without). One
+  // variable of 1024 bytes as NAME=VALUE fits, 1025 is refused naming the
+  // variable and the limit (never the value); so is a whole environment
+  // over 64 KiB.
+  void test_private_instructions() {
+    ArrowDef def;
+    def.name = "env";
+    def.init = "/usr/bin/env";
+    CPPUNIT_ASSERT(build_private_instructions(def).value() == anotify_encode_frame(ANOTIFY_INSTRUCTIONS_END, {}));
+    CPPUNIT_ASSERT(build_kernel_cmdline(def, CommandContext{}).value().find("arrow.nenv") == std::string::npos);
+    const std::string secret = "s3cret-" + std::string(kInitEnvVarMax - 17, 'v');  // "API_TOKEN=" + 1014 bytes
+    def.initenv = {EnvVar{"API_TOKEN", secret}, EnvVar{"MODE", "prod"}};
+    const std::vector<std::string> argv = build_qemu_argv(def, CommandContext{}).value();
+    std::string joined;
+    for (const std::string& a : argv) joined += a + "\n";
+    CPPUNIT_ASSERT(joined.find("s3cret") == std::string::npos && joined.find("prod") == std::string::npos);
+    CPPUNIT_ASSERT(joined.find(" arrow.nenv=2 ") != std::string::npos);
+    const std::vector<uint8_t> frames = build_private_instructions(def).value();
+    CPPUNIT_ASSERT(frames == anotify_encode_instructions(std::vector<std::string>{"API_TOKEN=" + secret, "MODE=prod"}));
+
+    def.initenv[0].value += "v";  // 1025 bytes
+    for (const Status& st : {Status(build_private_instructions(def).error()), check_init_environment(def),
+                             Status(build_qemu_argv(def, CommandContext{}).error())}) {
+      CPPUNIT_ASSERT(!st.ok());
+      CPPUNIT_ASSERT_EQUAL(static_cast<int>(VIR_ERR_CONFIG_UNSUPPORTED), st.error().code);
+      CPPUNIT_ASSERT_EQUAL(std::string("<initenv name='API_TOKEN'>: the variable takes 1025 bytes as NAME=VALUE, over "
+                                       "the limit of 1024 bytes for one environment variable of an Arrow"),
+                           st.error().message);
+    }
+
+    def.initenv.clear();
+    for (int i = 0; i < 65; i++) def.initenv.push_back(EnvVar{fmt("V%02d", i), std::string(1020, 'x')});
+    Status total = check_init_environment(def);  // 65 x 1024 bytes
+    CPPUNIT_ASSERT(!total.ok());
+    CPPUNIT_ASSERT(total.error().message.find("65 variables take 66560 bytes") != std::string::npos);
+    CPPUNIT_ASSERT(total.error().message.find("65536") != std::string::npos);
+    def.initenv.pop_back();
+    CPPUNIT_ASSERT(check_init_environment(def).ok());  // 64 x 1024: exactly the limit
   }
 };
 

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Boots the real single-task kernel with ainit in QEMU microvm (TCG) as
 kernel/BOOT.md describes, and checks what a user would: exit status over
-Anotify, console messages, arguments intact, servers reachable through the
-port forward, host-to-guest SHUTDOWN and SIGNAL, power-off without a host.
+Anotify, console messages, arguments intact, the environment over Anotify
+(SETENV, the answer to ainit's INSTRUCTIONS_WANTED, also after a reconnect),
+servers reachable through the port forward, host-to-guest SHUTDOWN and
+SIGNAL, power-off without a host.
 Run through ./run (ARROW_KERNEL_DIR names bzImage and initramfs.cpio)."""
 import os
 import select
@@ -21,6 +23,7 @@ from arrowtest import KERNEL_DIR, free_port, http_get  # noqa: E402
 QEMU = os.environ.get("ARROW_QEMU", "qemu-system-x86_64")
 SAFE = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~/:@+")
 BOOTED, APP_STARTED, APP_EXITED, ERROR, OOM, HEARTBEAT, SHUTDOWN, SIGNAL = range(1, 9)
+SETENV, INSTRUCTIONS_END, INSTRUCTIONS_WANTED = 11, 12, 13
 
 
 def enc(value):
@@ -54,18 +57,26 @@ def decode(buf):
     return frames, buf[i:]
 
 
+def instructions(env):
+    """The daemon's answer to INSTRUCTIONS_WANTED: SETENV per variable, then INSTRUCTIONS_END."""
+    return b"".join(frame(SETENV, e.encode()) for e in env) + frame(INSTRUCTIONS_END, b"")
+
+
 class Arrow:
-    """One QEMU microvm started with -S, its sockets connected, then resumed."""
+    """One QEMU microvm started with -S, its sockets connected, then resumed.
+    env: "NAME=VALUE" strings, announced on the command line (arrow.nenv) and
+    sent when ainit asks, once per connection, as the daemon does; answer:
+    other bytes to send then instead (b"": no answer)."""
 
     def __init__(self, init, args=(), shares=(("usr", "/usr", "/usr"),), env=(), extra=(),
-                 connect_anotify=True):
+                 connect_anotify=True, answer=None):
         self.tmp = tempfile.mkdtemp(prefix="ainitboot")
         self.port = free_port()
         append = ["console=ttyS0", "reboot=t", "panic=-1", "quiet", "arrow.v=1",
                   "arrow.init=" + enc(init), "arrow.host=arrow1",
                   "arrow.net=10.0.2.15/24,10.0.2.2,10.0.2.3"]
         append += ["arrow.arg=" + enc(a) for a in args]
-        append += ["arrow.env=" + enc(e) for e in env]
+        append += ["arrow.nenv=%d" % len(env)] if env else []
         append += ["arrow.share=%s,%s,ro" % (enc(tag), enc(target)) for tag, _, target in shares]
         append += list(extra)
         argv = [QEMU, "-M", "microvm,acpi=off,x-option-roms=off,rtc=on,pit=on,isa-serial=on",
@@ -93,6 +104,8 @@ class Arrow:
         self.qmp = self._connect("qmp.sock")
         self.con = self._connect("console.sock")
         self.an = self._connect("anotify.sock") if connect_anotify else None
+        self.answer = instructions(env) if answer is None else answer
+        self.answered = False
         qmp = self.qmp.makefile("rw")
         qmp.readline()
         qmp.write('{"execute":"qmp_capabilities"}\n{"execute":"cont"}\n')
@@ -119,6 +132,9 @@ class Arrow:
                 self.abuf += data
                 got, self.abuf = decode(self.abuf)
                 self.frames += [(time.monotonic() - self.start, t, p) for t, p in got]
+                if INSTRUCTIONS_WANTED in [t for t, _ in got] and not self.answered:
+                    self.answered = True
+                    self.an.sendall(self.answer)
 
     def wait_frame(self, ftype, timeout=60):
         end = time.monotonic() + timeout
@@ -245,6 +261,52 @@ class AinitBootTest(unittest.TestCase):
         self.assertIsNotNone(vm.wait_frame(HEARTBEAT, 10))
         vm.an.sendall(b"garbage\x00AN" + frame(99, b"future") + frame(SHUTDOWN, struct.pack("<I", 300)))
         self.check_exit(vm, (-1, 9))
+
+    def test_environment_not_on_the_command_line(self):
+        secret = "s3cret value, 100% \"quoted\" é=x"
+        vm = Arrow("/bin/sh", ["-c", 'echo "[$API_TOKEN] [$EMPTY] $#"; cat /proc/cmdline'],
+                   env=["API_TOKEN=" + secret, "EMPTY="])
+        self.check_exit(vm, (0, 0))
+        self.assertEqual(vm.types(), [BOOTED, INSTRUCTIONS_WANTED, APP_STARTED, APP_EXITED])
+        out = vm.text().replace("\r\n", "\n")
+        self.assertIn("[%s] [] 0\n" % secret, out)
+        self.assertIn("arrow.nenv=2", out)
+        self.assertNotIn("s3cret", out.split("\n", 1)[1])  # not in the guest's /proc/cmdline either
+
+    def test_instructions_incomplete(self):
+        # INSTRUCTIONS_END before every announced variable: a clear error, no application.
+        vm = Arrow("/bin/sh", ["-c", "exit 0"], env=["A=1", "B=2"], answer=instructions(["A=1"]))
+        self.assertIsNone(vm.wait_exit())
+        self.assertNotIn(APP_STARTED, vm.types())
+        self.assertIn("ainit: Anotify INSTRUCTIONS_END after 1 of the 2 environment variables", vm.serial_text)
+
+    def test_instructions_never_come(self):
+        vm = Arrow("/bin/sh", ["-c", "exit 0"], env=["A=1"], answer=b"")
+        self.assertIsNone(vm.wait_exit(60))
+        message = ("ainit: no answer from the host to Anotify INSTRUCTIONS_WANTED within 20 s: "
+                   "0 of the 1 environment variables came")
+        self.assertIn(message, vm.serial_text)
+        self.assertEqual([p for _, t, p in vm.frames if t == ERROR], [message.encode()])
+
+    def test_instructions_asked_again_after_reconnect(self):
+        # A daemon restarted before it answered: ainit asks the new host end.
+        vm = Arrow("/bin/sh", ["-c", 'echo "[$A] [$B]"'], env=["A=1", "B=2"], answer=frame(SETENV, b"A=1"))
+        self.assertIsNotNone(vm.wait_frame(INSTRUCTIONS_WANTED))
+        vm.pump(0.5)
+        vm.an.close()
+        time.sleep(1.5)
+        vm.an, vm.frames, vm.answered, vm.answer = vm._connect("anotify.sock"), [], False, instructions(["A=1", "B=2"])
+        self.check_exit(vm, (0, 0))
+        self.assertEqual(vm.types(), [INSTRUCTIONS_WANTED, APP_STARTED, APP_EXITED])
+        self.assertIn("[1] [2]", vm.text())
+
+    def test_shutdown_among_instructions_waits_for_the_application(self):
+        # Frames of other types among the instructions are done once the
+        # application runs, as when they waited in the port.
+        vm = Arrow("/bin/sh", ["-c", "while :; do sleep 1; done"], env=["A=1"],
+                   answer=frame(SETENV, b"A=1") + frame(SHUTDOWN, struct.pack("<I", 5000)) + frame(INSTRUCTIONS_END, b""))
+        self.check_exit(vm, (-1, 15))
+        self.assertEqual(vm.types(), [BOOTED, INSTRUCTIONS_WANTED, APP_STARTED, APP_EXITED])
 
     def test_powers_off_without_host(self):
         vm = Arrow("/bin/sh", ["-c", "exit 5"], connect_anotify=False)
