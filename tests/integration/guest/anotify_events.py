@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.p
 import dbus  # noqa: E402
 import libvirt  # noqa: E402
 
+import oom_patterns  # noqa: E402
 from arrowtest import wait_for  # noqa: E402
 from daemon import Daemon  # noqa: E402
 from dbus_bus import PrivateBus, SignalRecorder, domain_path  # noqa: E402
@@ -117,42 +118,11 @@ class AnotifyEventsTest(unittest.TestCase):
     # allocation; that file's host mtime starts the clock, the arrival of
     # "Stopped Crashed" at virsh stops it.
     OOM_BOUND = 15
-    OOM_PATTERNS = {
-        # Large blocks as fast as Python can fill them.
-        "fast_large": "open('/mark/started', 'w').close()\n"
-                      "a = []\n"
-                      "while True:\n"
-                      "    a.append(b'x' * (8 << 20))\n",
-        # Small objects, interpreter work for each: without ainit's watch the
-        # guest livelocked every time (no OOM kill in 120 s); now the kernel or
-        # ainit acts, whichever comes first.
-        "slow_small": "open('/mark/started', 'w').close()\n"
-                      "a = []\n"
-                      "i = 0\n"
-                      "while True:\n"
-                      "    a.append([str(i + j) for j in range(64)])\n"
-                      "    i += 1\n",
-        # A 64 MiB file of a read-only share mmapped and read over and over
-        # while anonymous memory grows: the file pages thrash (without ainit's
-        # watch: no OOM kill within 41-60 s in 3 of 5 runs).
-        "file_thrash": "import mmap\n"
-                       "f = open('/data/big.bin', 'rb')\n"
-                       "m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)\n"
-                       "open('/mark/started', 'w').close()\n"
-                       "a = []\n"
-                       "s = 0\n"
-                       "while True:\n"
-                       "    for off in range(0, len(m), 4096):\n"
-                       "        s += m[off]\n"
-                       "        if off % (32 << 12) == 0:\n"
-                       "            a.append(bytearray(128 << 10))\n",
-    }
+    OOM_PATTERNS = oom_patterns.PATTERNS
 
     def test_out_of_memory(self):
         data = os.path.join(self.root, "oom-data")
-        os.makedirs(data, exist_ok=True)
-        with open(os.path.join(data, "big.bin"), "wb") as f:
-            f.truncate(64 << 20)
+        oom_patterns.make_data(data)
         for pattern, program in self.OOM_PATTERNS.items():
             with self.subTest(pattern):
                 self.check_out_of_memory(pattern.replace("_", "-"), program, data)
