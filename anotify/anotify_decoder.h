@@ -50,11 +50,12 @@ struct AnotifyDecoderStats {
 
 // Incremental decoder. Contract: feed() accepts any split of the byte stream;
 // a truncated frame stays buffered until the rest arrives; bytes that do not
-// start a valid header (magic, known version, check word) are skipped one at
-// a time until a header is found again; frames of unknown type or with an
-// ill-sized payload are skipped whole; a header announcing more than
-// ANOTIFY_MAX_PAYLOAD is treated as garbage (its first byte is skipped), so
-// the buffer never exceeds one maximal frame.
+// start a valid header (magic, check word) are skipped up to the next place
+// the two magic bytes stand, in one search, and counted in skipped_bytes;
+// frames of unknown type or version or with an ill-sized payload are skipped
+// whole; a header announcing more than ANOTIFY_MAX_PAYLOAD is treated as
+// garbage, so the buffer never exceeds one maximal frame. Linear in the
+// input: at most one partial frame is moved per feed() (moved_bytes).
 class AnotifyDecoder {
  public:
   std::vector<AnotifyEvent> feed(std::span<const uint8_t> bytes);
@@ -62,8 +63,8 @@ class AnotifyDecoder {
   size_t buffered() const { return buf_.size(); }
 
  private:
-  // Length of the frame at buf_[POS]: >0 complete, 0 need more, <0
-  // skip that many bytes.
+  // Length of the frame at buf_[POS]: >0 complete, 0 need more, -1 no
+  // frame starts there.
   long frame_at(size_t pos) const;
   void decode_frame(uint8_t type, std::span<const uint8_t> payload, std::vector<AnotifyEvent>& out);
 

@@ -31,9 +31,9 @@ struct ArrowConf {
   // is stopped as failed. Generous: TCG on a busy host boots in seconds, not
   // minutes. $ARROW_BOOT_TIMEOUT (seconds) overrides it in the daemon.
   unsigned boot_timeout_s = 300;
-  // The account QEMU runs as (arrow_confine.h); nullopt: the daemon's own.
+  // The account QEMU runs as (confine.h); nullopt: the daemon's own.
   std::optional<QemuUser> qemu_user;
-  // Parent of the Arrows' cgroup v2 leaves (arrow_cgroup.h); empty: none.
+  // Parent of the Arrows' cgroup v2 leaves (cgroup.h); empty: none.
   std::string cgroup_parent;
   // Each Arrow's log: rotated past max_bytes, keep files kept (log_file.h).
   LogPolicy log_policy;

@@ -52,13 +52,22 @@ void ArrowDomain::begin_job(DomainOp op, std::function<void()> run) {
   run();
 }
 
+// Iterative: a queued job that ends at once (a refusal) calls end_job from
+// inside run(); that call only frees the slot and this loop starts the next,
+// so a long queue never nests one stack frame per job.
 void ArrowDomain::end_job() {
   job_.reset();
-  if (waiting_.empty()) return;
-  auto [op, run] = std::move(waiting_.front());
-  waiting_.pop_front();
-  job_ = op;
-  run();
+  if (draining_) return;
+  draining_ = true;
+  std::function<void()> run;  // keeps the job's captures (the domain too) alive until the loop is done
+  while (!job_ && !waiting_.empty()) {
+    auto next = std::move(waiting_.front());
+    waiting_.pop_front();
+    job_ = next.first;
+    run = std::move(next.second);
+    run();
+  }
+  draining_ = false;
 }
 
 }  // namespace arrow

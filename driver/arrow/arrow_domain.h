@@ -146,6 +146,7 @@ class ArrowDomain {
  private:
   std::optional<DomainOp> job_;
   std::deque<std::pair<DomainOp, std::function<void()>>> waiting_;
+  bool draining_ = false;  // end_job is starting queued jobs
 };
 
 }  // namespace arrow

@@ -290,8 +290,8 @@ Status ArrowDriver::domain_undefine(const DomainRef& ref, unsigned flags) {
   if (!dom->persistent)
     return make_error(VIR_ERR_OPERATION_INVALID, _("cannot undefine transient domain"));
   TRY(set_autostart_link(conf_.config_dir, dom->name(), false));
+  dom->autostart = false;  // the link is gone, whatever happens to the config
   TRY(remove_file_durable(config_path(dom->name())));
-  dom->autostart = false;
   dom->persistent = false;
   dom->next_def.reset();  // an active Arrow now lives on as transient and vanishes when it stops
   emit(dom, VIR_DOMAIN_EVENT_UNDEFINED, VIR_DOMAIN_EVENT_UNDEFINED_REMOVED);

@@ -1,7 +1,7 @@
 // ArrowDriver's console, log channel and signal entry points
 // (virDomainOpenConsole, virDomainOpenChannel, virDomainSendProcessSignal):
 // console sessions live in the ConsoleHub (arrow_console.h), the log channel
-// is a LogReader (arrow_log.h), signals go to ainit over Anotify.
+// is a LogReader (log_file.h), signals go to ainit over Anotify.
 #include <libvirt/libvirt.h>
 
 #include "domain-xml/uuid.h"
@@ -39,7 +39,7 @@ Result<std::shared_ptr<StreamSink>> ArrowDriver::domain_open_console(const Domai
   return consoles_.attach(uuid_format(dom->def.uuid), dom->name(), flags, std::move(peer), std::move(input));
 }
 
-// Channels: only the log (arrow_log.h); it may be read while the Arrow is
+// Channels: only the log (log_file.h); it may be read while the Arrow is
 // shut off too.
 Result<std::shared_ptr<StreamSink>> ArrowDriver::domain_open_channel(const DomainRef& ref,
                                                                      const std::optional<std::string>& name,

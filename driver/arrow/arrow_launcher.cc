@@ -46,6 +46,9 @@ class ProcessLauncher final : public ArrowLauncher {
     process_ = std::move(process.value());
     process_->set_log_policy(spec_.log_policy);
     // Sent only if its ainit still waits for them (a restart during its boot).
+    // A def whose instructions cannot be built (a variable over the limit,
+    // saved by an older daemon) is adopted all the same: the running QEMU is
+    // not lost, and an ainit still waiting gets none and says so on ttyS0.
     Result<std::vector<uint8_t>> instructions = build_private_instructions(spec_.def);
     if (instructions.ok()) process_->set_private_instructions(std::move(instructions.value()));
     // The adopted QEMU's leaf is ours to remove when it exits.

@@ -115,8 +115,11 @@ Status serve(const Options& o, const DriverFactory& make_driver, const DaemonFea
       std::fprintf(stderr, "virtarrowd: %s\n", line.c_str());
     });
   }
-  TRY(driver->load());
+  // The sockets first: a second daemon on the same paths stops here, before
+  // its driver adopts, autostarts or moves anything. Clients that connect
+  // meanwhile wait in the backlog until the loop runs.
   TRY(listen_all(server, paths, conf, std::move(activated)));
+  TRY(driver->load());
   server.run();
   server.log("shutting down");
   return {};  // the front ends go first (~Server removes the socket files), then the driver

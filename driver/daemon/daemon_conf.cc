@@ -5,6 +5,7 @@
 #include <grp.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -56,8 +57,11 @@ Result<Setting> parse_line(std::string_view line, const std::string& name, int l
 Result<gid_t> group_id(const Setting& s, const std::string& name, int lineno) {
   if (const group* g = ::getgrnam(s.value.c_str())) return g->gr_gid;
   char* end = nullptr;
+  errno = 0;
   unsigned long n = std::strtoul(s.value.c_str(), &end, 10);
-  if (!s.value.empty() && *end == '\0') return static_cast<gid_t>(n);
+  // gid_t(-1) means "leave the group alone" to chown: never a group.
+  if (!s.value.empty() && s.value[0] != '-' && *end == '\0' && errno == 0 && n < UINT32_MAX)
+    return static_cast<gid_t>(n);
   return make_error(VIR_ERR_CONF_SYNTAX, fmt(_("%1$s:%2$d: unknown group '%3$s' in '%4$s'"), name.c_str(), lineno,
                                              s.value.c_str(), s.key.c_str()));
 }

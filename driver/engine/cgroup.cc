@@ -1,4 +1,4 @@
-// cgroup v2 parent and per-Arrow leaves (see arrow_cgroup.h).
+// cgroup v2 parent and per-Arrow leaves (see cgroup.h).
 #include "driver/engine/cgroup.h"
 
 #include <errno.h>

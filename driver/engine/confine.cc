@@ -1,4 +1,4 @@
-// QEMU's account and the child's steps before exec (see arrow_confine.h).
+// QEMU's account and the child's steps before exec (see confine.h).
 #include "driver/engine/confine.h"
 
 #include <grp.h>

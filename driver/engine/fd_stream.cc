@@ -1,4 +1,4 @@
-// Non-blocking fd stream on the GLib main loop (see arrow_stream.h).
+// Non-blocking fd stream on the GLib main loop (see fd_stream.h).
 #include "driver/engine/fd_stream.h"
 
 #include <errno.h>

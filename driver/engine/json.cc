@@ -1,4 +1,4 @@
-// JSON parsing and writing for the QMP client (see arrow_json.h).
+// JSON parsing and writing for the QMP client (see json.h).
 #include "driver/engine/json.h"
 
 #include <cmath>

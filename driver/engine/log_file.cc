@@ -1,4 +1,4 @@
-// Log rotation and the log channel's reader (see arrow_log.h).
+// Log rotation and the log channel's reader (see log_file.h).
 #include "driver/engine/log_file.h"
 
 #include <fcntl.h>
@@ -27,9 +27,14 @@ Result<bool> log_rotate_if_needed(const std::string& path, const LogPolicy& poli
   struct stat st;
   if (::stat(path.c_str(), &st) < 0) return errno == ENOENT ? Result<bool>(false) : Result<bool>(log_error("inspect", path, errno));
   if (static_cast<uint64_t>(st.st_size) <= policy.max_bytes) return false;
+  TRY(log_rotate(path, policy));
+  return true;
+}
+
+Status log_rotate(const std::string& path, const LogPolicy& policy) {
   if (policy.keep == 0) {
     if (::truncate(path.c_str(), 0) < 0) return log_error("truncate", path, errno);
-    return true;
+    return {};
   }
   for (unsigned n = policy.keep; n > 1; n--) {
     const std::string older = fmt("%s.%u", path.c_str(), n - 1), newer = fmt("%s.%u", path.c_str(), n);
@@ -37,7 +42,7 @@ Result<bool> log_rotate_if_needed(const std::string& path, const LogPolicy& poli
   }
   const std::string first = path + ".1";
   if (::rename(path.c_str(), first.c_str()) < 0) return log_error("rotate", path, errno);
-  return true;
+  return {};
 }
 
 // --- LogReader ----------------------------------------------------------------

@@ -38,6 +38,8 @@ inline constexpr const char* kLogMark = "== ";
 // rotated; the caller then opens PATH afresh. Descriptors already open on
 // the old file (QEMU's stderr) go on writing into it, now NAME.log.1. KEEP = 0 truncates in place instead.
 Result<bool> log_rotate_if_needed(const std::string& path, const LogPolicy& policy);
+// The same rotation, whatever PATH's size.
+Status log_rotate(const std::string& path, const LogPolicy& policy);
 
 // Streams a log file to a client: what it holds, then (when following) what
 // is appended, polled every 200 ms, until RUNNING() says the Arrow stopped;

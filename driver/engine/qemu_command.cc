@@ -1,5 +1,5 @@
 // Builds the QEMU microvm command line and ainit's kernel command line of an
-// Arrow (see arrow_command.h); plus the host look-ups that fill the context.
+// Arrow (see qemu_command.h); plus the host look-ups that fill the context.
 #include "driver/engine/qemu_command.h"
 
 #include <fcntl.h>

@@ -57,7 +57,7 @@ struct CommandContext {
   // dropping output as the virtconsole does.
   int stdout_fd = 7;
   // The TAP of an <interface type='bridge'>, opened by the launcher as root
-  // (arrow_tap.h) and passed to QEMU at this fd.
+  // (tap.h) and passed to QEMU at this fd.
   int tap_fd = 8;
 };
 

@@ -1,4 +1,4 @@
-// Asynchronous QMP client (see arrow_monitor.h). QEMU ends every QMP message
+// Asynchronous QMP client (see qemu_monitor.h). QEMU ends every QMP message
 // with CRLF and never puts a raw newline inside one, so messages are framed
 // by lines and each line is parsed as one JSON value.
 #include "driver/engine/qemu_monitor.h"
@@ -86,13 +86,17 @@ void QmpMonitor::drain() {
 void QmpMonitor::on_data(std::span<const uint8_t> bytes) {
   inbuf_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   std::shared_ptr<bool> alive = alive_;
-  size_t nl;
-  while (*alive && !closed_ && (nl = inbuf_.find('\n')) != std::string::npos) {
-    std::string line = inbuf_.substr(0, nl);
-    inbuf_.erase(0, nl + 1);
+  // Lines are taken from POS on and the consumed prefix erased once, so a
+  // read holding many messages costs linear time.
+  size_t pos = 0, nl;
+  while (!closed_ && (nl = inbuf_.find('\n', pos)) != std::string::npos) {
+    std::string line = inbuf_.substr(pos, nl - pos);
+    pos = nl + 1;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (!line.empty()) handle_message(line);
+    if (!*alive) return;  // a callback destroyed the monitor
   }
+  inbuf_.erase(0, pos);
   if (*alive && !closed_ && inbuf_.size() > kMaxMessage) {
     stream_->close();
     on_closed(EMSGSIZE);

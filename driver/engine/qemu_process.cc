@@ -1,9 +1,11 @@
 // Spawning, watching, stopping and adopting an Arrow's QEMU (see
-// arrow_process.h). Every child, fd, socket path and timer is owned by the
+// qemu_process.h). Every child, fd, socket path and timer is owned by the
 // ArrowProcess object and released in its destructor.
 #include "driver/engine/qemu_process.h"
 
 #include <errno.h>
+
+#include <algorithm>
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
@@ -136,21 +138,33 @@ void ArrowProcess::detach() {
   detached_ = true;
 }
 
+// Written up to the policy's size, the log rotated, then the rest: however
+// much a guest writes at once, a file passes max_bytes only by QEMU's own
+// stderr and the rotation note (log_file.h). Best effort: a full disk must
+// not stop the Arrow.
 void ArrowProcess::append_log(std::string_view text) {
-  if (!log_fd_.valid()) return;
-  // Best effort: a full disk must not stop the Arrow.
-  const ssize_t n = ::write(log_fd_.get(), text.data(), text.size());
-  (void)n;
-  // Rotation by size (log_file.h); the log stays at the same path.
-  if (static_cast<uint64_t>(::lseek(log_fd_.get(), 0, SEEK_END)) > log_policy_.max_bytes) {
-    Result<bool> rotated = log_rotate_if_needed(log_path_, log_policy_);
-    if (rotated.ok() && rotated.value()) {
-      log_fd_.reset(::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-      log_start_ = 0;
-      append_log(fmt("== log rotated %s: QEMU's own messages of this run go on in the older file ==\n",
-                     now_text().c_str()));
-    }
+  while (log_fd_.valid() && !text.empty()) {
+    const off_t end = ::lseek(log_fd_.get(), 0, SEEK_END);
+    const uint64_t size = end < 0 ? 0 : static_cast<uint64_t>(end);
+    if (size >= log_policy_.max_bytes && rotate_log()) continue;
+    const size_t room = size < log_policy_.max_bytes
+                            ? static_cast<size_t>(std::min<uint64_t>(log_policy_.max_bytes - size, text.size()))
+                            : text.size();  // the rotation failed: keep the text rather than lose it
+    const ssize_t n = ::write(log_fd_.get(), text.data(), room);
+    if (n <= 0) return;
+    text.remove_prefix(static_cast<size_t>(n));
   }
+}
+
+bool ArrowProcess::rotate_log() {
+  if (!log_rotate(log_path_, log_policy_).ok()) return false;
+  log_fd_.reset(::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  log_start_ = 0;
+  const std::string note =
+      fmt("== log rotated %s: QEMU's own messages of this run go on in the older file ==\n", now_text().c_str());
+  const ssize_t n = log_fd_.valid() ? ::write(log_fd_.get(), note.data(), note.size()) : 0;
+  (void)n;
+  return log_fd_.valid();
 }
 
 std::string ArrowProcess::log_tail() const {

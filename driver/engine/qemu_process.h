@@ -103,7 +103,7 @@ class ArrowProcess {
   // Spawns QEMU for DEF. CTX.log_path is the log (created 0600, appended);
   // the fds in CTX are overridden to 3, 4, 5 and the log to 6 (QEMU opens
   // no host file of ours by path, so it may run unprivileged); a bridge
-  // interface's TAP is created here (arrow_tap.h, root only) and passed at 8. The runtime
+  // interface's TAP is created here (tap.h, root only) and passed at 8. The runtime
   // directory RUN_DIR is created 0700 if needed. CONFINEMENT, when given, is
   // applied in the child before exec (cgroup, user, share checks); it only
   // needs to live through this call. Errors before the spawn leave nothing
@@ -168,6 +168,7 @@ class ArrowProcess {
   ExitCause cause_of(int wait_status, bool status_known) const;
   void fail_start(const Error& error);
   void append_log(std::string_view text);
+  bool rotate_log();  // false when the log could not be rotated
   std::string log_tail() const;
   void send_signal(int sig);
   static gboolean on_start_timeout(gpointer self);

@@ -1,5 +1,5 @@
 // Creates an Arrow's TAP on a host bridge with the tun and bridge ioctls
-// (see arrow_tap.h); no netlink library, no helper process.
+// (see tap.h); no netlink library, no helper process.
 #include "driver/engine/tap.h"
 
 #include <fcntl.h>

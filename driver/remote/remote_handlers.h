@@ -1,7 +1,7 @@
 // The handlers of the procedures virtarrowd implements, one per procedure,
 // named after the REMOTE_PROC_ they serve; the table in driver/remote/remote_procs.cc
-// refers to them. procs_connect.cc: connection, host, events;
-// procs_domain.cc: domains.
+// refers to them. remote_connect.cc: connection, host, events;
+// remote_domain.cc: domains.
 #pragma once
 
 #include "driver/remote/remote_call.h"
@@ -80,7 +80,7 @@ Status domain_set_metadata(Call&, XdrWriter&);
 Status domain_get_job_info(Call&, XdrWriter&);
 Status connect_get_all_domain_stats(Call&, XdrWriter&);
 
-// Streams and signals (procs_stream.cc).
+// Streams and signals (remote_stream.cc).
 Status domain_open_console(Call&, XdrWriter&);
 Status domain_open_channel(Call&, XdrWriter&);
 Status domain_send_process_signal(Call&, XdrWriter&);

@@ -46,22 +46,29 @@ Server::~Server() {
   if (loop_) g_main_loop_unref(loop_);
 }
 
+namespace {
+
+// One line on stderr (the journal under systemd).
+void log_line(const char* format, va_list ap) {
+  std::fputs("virtarrowd: ", stderr);
+  std::vfprintf(stderr, format, ap);
+  std::fputc('\n', stderr);
+}
+
+}  // namespace
+
 void Server::log(const char* format, ...) const {
   if (!options_.verbose) return;
   va_list ap;
   va_start(ap, format);
-  std::fputs("virtarrowd: ", stderr);
-  std::vfprintf(stderr, format, ap);
-  std::fputc('\n', stderr);
+  log_line(format, ap);
   va_end(ap);
 }
 
 void Server::warn(const char* format, ...) const {
   va_list ap;
   va_start(ap, format);
-  std::fputs("virtarrowd: ", stderr);
-  std::vfprintf(stderr, format, ap);
-  std::fputc('\n', stderr);
+  log_line(format, ap);
   va_end(ap);
 }
 

@@ -31,8 +31,14 @@ void ServerStream::send(std::span<const uint8_t> bytes) {
     return;
   }
   // An empty CONTINUE means EOF, so data always goes in non-empty chunks.
-  for (size_t off = 0; off < data.size(); off += kChunkMax)
+  // A chunk may close the client (its queue over the bound), which drops the
+  // last owner of this stream: hold it, and stop once the client is gone.
+  std::shared_ptr<ServerStream> self = shared_from_this();
+  for (size_t off = 0; off < data.size(); off += kChunkMax) {
+    auto client = client_.lock();
+    if (ended_ || !client || client->closed()) return;
     emit(MessageStatus::Continue, data.substr(off, kChunkMax));
+  }
 }
 
 void ServerStream::send_eof() {

@@ -1,7 +1,7 @@
 // Unit tests of an Arrow's confinement: the cgroup v2 parent and leaves
-// (driver/arrow_cgroup) on a fake cgroup root (a temporary directory holding
+// (driver/engine/cgroup) on a fake cgroup root (a temporary directory holding
 // the control files), the choice of QEMU's account and the child's steps
-// before exec (driver/arrow_confine), and virtarrowd.conf's driver keys.
+// before exec (driver/engine/confine), and virtarrowd.conf's driver keys.
 #include <cppunit/extensions/HelperMacros.h>
 #include <sys/stat.h>
 #include <sys/wait.h>

@@ -1,5 +1,5 @@
 // Unit tests of the Arrow driver's registry and lifecycle logic
-// (driver/arrow_driver) with a scripted fake launcher instead of QEMU: ids,
+// (driver/arrow/arrow_driver) with a scripted fake launcher instead of QEMU: ids,
 // states and reasons, events, persistence and reload, transient domains,
 // redefinition while running, the job queue and libvirt's error codes.
 #include <cppunit/extensions/HelperMacros.h>

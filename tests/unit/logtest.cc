@@ -1,4 +1,4 @@
-// Unit tests of the per-Arrow log (driver/arrow_log): rotation by size that
+// Unit tests of the per-Arrow log (driver/engine/log_file): rotation by size that
 // keeps N old files and leaves an O_APPEND writer writing at the start of
 // the fresh log, and the log channel's reader (whole file then EOF; follow
 // mode picking up appended and rotated output until the Arrow stops).

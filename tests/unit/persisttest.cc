@@ -1,4 +1,4 @@
-// Unit tests of the driver's durable files (driver/arrow_persist): atomic
+// Unit tests of the driver's durable files (driver/arrow/arrow_persist): atomic
 // replacement, loading a config directory where torn or invalid files are
 // moved aside while the rest loads, leftovers of interrupted writes, and the
 // autostart links.

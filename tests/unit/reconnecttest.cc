@@ -1,4 +1,4 @@
-// Unit tests of restart survival's pure parts (driver/arrow_reconnect):
+// Unit tests of restart survival's pure parts (driver/arrow/arrow_reconnect):
 // runtime status files parsed back, refused when they are not what the
 // driver writes, and the pid + start time check that tells a recycled pid
 // from the QEMU it once named.

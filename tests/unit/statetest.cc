@@ -1,4 +1,4 @@
-// Unit tests of the lifecycle state table (driver/arrow_state): every
+// Unit tests of the lifecycle state table (driver/arrow/arrow_state): every
 // operation in every state, against an expectation written out here
 // independently, with libvirt's error code and wording for each refusal.
 #include <cppunit/extensions/HelperMacros.h>

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """virtarrowd's D-Bus objects against the shipped introspection XML
-(driver/org.libvirt.Arrow.xml), on a private dbus-daemon that applies the
+(driver/dbus/org.libvirt.Arrow.xml), on a private dbus-daemon that applies the
 shipped policy: the name is owned, the Connect object and an Arrow's object
 expose exactly the shipped interfaces, the properties say what libvirt says,
 ListDomains lists the Arrow; and with no bus at all the daemon runs on and
