@@ -105,24 +105,37 @@ Status Server::listen(const std::string& path, mode_t mode, bool readonly, std::
   if (!l->fd.valid()) {
     return make_error(VIR_ERR_SYSTEM_ERROR, fmt(_("cannot create socket: %1$s"), std::strerror(errno)));
   }
-  // Bind under a restrictive umask so no client connects before the chmod.
+  // Bound and set up under a temporary name, then renamed into place: a
+  // client (or a test waiting for the file) never finds PATH refusing
+  // connections between bind() and listen(), nor with the wrong mode. A path
+  // too long for the temporary name is bound in place.
+  const std::string temp = path + ".new";
+  Result<sockaddr_un> temp_addr = unix_address(temp);
+  const std::string& bound = temp_addr.ok() ? temp : path;
+  if (temp_addr.ok()) {
+    addr = temp_addr.value();
+    ::unlink(temp.c_str());
+  }
   mode_t old = ::umask(0077);
   int rc = ::bind(l->fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
   int bind_errno = errno;
   ::umask(old);
   if (rc != 0) {
     return make_error(VIR_ERR_SYSTEM_ERROR,
-                      fmt(_("cannot bind socket '%1$s': %2$s"), path.c_str(), std::strerror(bind_errno)));
+                      fmt(_("cannot bind socket '%1$s': %2$s"), bound.c_str(), std::strerror(bind_errno)));
   }
-  l->owned = UniquePath(path);
-  if (group && ::chown(path.c_str(), static_cast<uid_t>(-1), *group) != 0) {
+  UniquePath bound_file(bound);
+  if (group && ::chown(bound.c_str(), static_cast<uid_t>(-1), *group) != 0) {
     return make_error(VIR_ERR_SYSTEM_ERROR, fmt(_("cannot change the group of '%1$s' to %2$u: %3$s"), path.c_str(),
                                                 static_cast<unsigned>(*group), std::strerror(errno)));
   }
-  if (::chmod(path.c_str(), mode) != 0 || ::listen(l->fd.get(), 64) != 0) {
+  if (::chmod(bound.c_str(), mode) != 0 || ::listen(l->fd.get(), 64) != 0 ||
+      (bound != path && ::rename(bound.c_str(), path.c_str()) != 0)) {
     return make_error(VIR_ERR_SYSTEM_ERROR,
                       fmt(_("cannot listen on '%1$s': %2$s"), path.c_str(), std::strerror(errno)));
   }
+  bound_file.release();
+  l->owned = UniquePath(path);
   l->path = path;
   l->readonly = readonly;
   serve_listener(std::move(l));
