@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/result.h"
 
@@ -44,5 +45,9 @@ Status write_file_atomic(const std::string& path, std::string_view content, mode
 Status remove_file_durable(const std::string& path);
 
 Result<std::string> read_whole_file(const std::string& path);
+
+// The names in DIR but those starting with '.', sorted; none when DIR cannot
+// be read.
+std::vector<std::string> list_dir(const std::string& dir);
 
 }  // namespace arrow

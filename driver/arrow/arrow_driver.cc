@@ -69,7 +69,7 @@ constexpr unsigned kSupportedStats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_C
 
 ArrowDriver::ArrowDriver(ArrowConf conf, DriverOptions options) : conf_(std::move(conf)), options_(std::move(options)) {
   if (!options_.post) options_.post = default_post;
-  if (!options_.log) options_.log = [](const std::string& line) { fprintf(stderr, "virtarrowd: %s\n", line.c_str()); };
+  if (!options_.log) options_.log = log_to_stderr;
 }
 
 // Running QEMUs outlive the daemon: their launchers are detached, so QEMU,
@@ -423,11 +423,7 @@ void ArrowDriver::after_start(const DomainPtr& dom, bool paused, Reply<DomainRef
     return done(dom->ref());
   }
   dom->launcher->suspend([this, dom, done](Status st) {
-    if (st.ok() && dom->active()) {
-      dom->set_state(ArrowState::Paused, VIR_DOMAIN_PAUSED_USER);
-      write_status(dom);
-      emit(dom, VIR_DOMAIN_EVENT_SUSPENDED, VIR_DOMAIN_EVENT_SUSPENDED_PAUSED);
-    }
+    if (st.ok()) mark_paused(dom);
     finish_job(dom);
     if (!st.ok()) return done(st.error());
     done(dom->ref());
@@ -504,14 +500,19 @@ void ArrowDriver::domain_reboot(const DomainRef& ref, unsigned flags, Reply<void
   });
 }
 
+// QEMU's vCPUs stopped (a paused start, or virDomainSuspend): the state,
+// its status file and libvirt's SUSPENDED event, unless the Arrow went away.
+void ArrowDriver::mark_paused(const DomainPtr& dom) {
+  if (!dom->active()) return;
+  dom->set_state(ArrowState::Paused, VIR_DOMAIN_PAUSED_USER);
+  write_status(dom);
+  emit(dom, VIR_DOMAIN_EVENT_SUSPENDED, VIR_DOMAIN_EVENT_SUSPENDED_PAUSED);
+}
+
 void ArrowDriver::domain_suspend(const DomainRef& ref, Reply<void> done) {
   state_job(ref, DomainOp::Suspend, true, done, [this, done](const DomainPtr& dom) {
     dom->launcher->suspend([this, dom, done](Status result) {
-      if (result.ok() && dom->active()) {
-        dom->set_state(ArrowState::Paused, VIR_DOMAIN_PAUSED_USER);
-        write_status(dom);
-        emit(dom, VIR_DOMAIN_EVENT_SUSPENDED, VIR_DOMAIN_EVENT_SUSPENDED_PAUSED);
-      }
+      if (result.ok()) mark_paused(dom);
       finish_job(dom);
       done(result);
     });

@@ -123,6 +123,7 @@ class ArrowDriver final : public DriverApi {
   // Lifecycle steps (run inside a job).
   void state_job(const DomainRef& ref, DomainOp op, bool idempotent, Reply<void> done,
                  std::function<void(const DomainPtr&)> act);
+  void mark_paused(const DomainPtr& dom);
   void start_job(const DomainPtr& dom, unsigned flags, Reply<DomainRef> done);
   void launch(const DomainPtr& dom, int id, std::function<void(Status)> done);
   Result<std::unique_ptr<ArrowLauncher>> make_launcher(const DomainPtr& dom, int id);

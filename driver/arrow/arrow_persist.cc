@@ -1,11 +1,9 @@
 // Durable config and status files (see arrow_persist.h).
 #include "driver/arrow/arrow_persist.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -15,18 +13,6 @@
 namespace arrow {
 
 namespace {
-
-std::vector<std::string> list_dir(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return names;
-  while (struct dirent* e = ::readdir(d)) {
-    if (e->d_name[0] != '.') names.emplace_back(e->d_name);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 // PATH.invalid, or PATH.invalid.N for the first free N.
 std::string free_aside_name(const std::string& path) {

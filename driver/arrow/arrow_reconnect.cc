@@ -3,7 +3,6 @@
 // adopted, and the remains of those that died while no daemon ran removed.
 #include "driver/arrow/arrow_reconnect.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <libvirt/libvirt.h>
 #include <signal.h>
@@ -58,14 +57,9 @@ std::string dump_node(xmlDoc* doc, xmlNode* node) {
 // The names of DIR/*.xml (files only), sorted.
 std::vector<std::string> status_files(const std::string& dir) {
   std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return names;
-  while (const dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (e->d_type == DT_REG && ends_with(n, ".xml") && n.size() > 4) names.push_back(n.substr(0, n.size() - 4));
+  for (const std::string& n : list_dir(dir)) {
+    if (ends_with(n, ".xml") && n.size() > 4) names.push_back(n.substr(0, n.size() - 4));
   }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
   return names;
 }
 

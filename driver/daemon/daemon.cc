@@ -111,9 +111,7 @@ Status serve(const Options& o, const DriverFactory& make_driver, const DaemonFea
   rpc::Server server(remote, so);
   std::shared_ptr<ArrowDbus> dbus;
   if (GBusType bus; features.dbus && dbus_bus_type(bus)) {
-    dbus = ArrowDbus::start(*driver, bus, paths.socket_rw, [](const std::string& line) {
-      std::fprintf(stderr, "virtarrowd: %s\n", line.c_str());
-    });
+    dbus = ArrowDbus::start(*driver, bus, paths.socket_rw, log_to_stderr);
   }
   // The sockets first: a second daemon on the same paths stops here, before
   // its driver adopts, autostarts or moves anything. Clients that connect

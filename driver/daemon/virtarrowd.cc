@@ -22,7 +22,7 @@ Result<std::unique_ptr<DriverApi>> make_arrow_driver(const daemon::DaemonPaths& 
   // The system account (arrow-qemu) is the default of the system daemon
   // only: a --root instance runs QEMU as itself unless its config names a user.
   TRY(arrow_conf_confine(conf, daemon_conf.user, ::geteuid(),
-                         [](const std::string& line) { fprintf(stderr, "virtarrowd: %s\n", line.c_str()); },
+                         log_to_stderr,
                          !paths.private_root));
   if (const char* t = g_getenv("ARROW_BOOT_TIMEOUT"); t && g_ascii_strtoull(t, nullptr, 10) > 0)
     conf.boot_timeout_s = static_cast<unsigned>(g_ascii_strtoull(t, nullptr, 10));

@@ -99,7 +99,8 @@ def main():
     victim = conn.lookupByName("victim")
     start = time.monotonic()
     wait_for(lambda: victim.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF, 10, "the killed QEMU to be noticed")
-    t.check(True, f"an adopted QEMU killed from the host is noticed in {time.monotonic() - start:.1f} s")
+    noticed = time.monotonic() - start
+    t.check(noticed < 5, f"an adopted QEMU killed from the host is noticed in {noticed:.1f} s (polled every 0.25 s)")
 
     frozen_destroy(t, conn, d, "adopted", "an adopted QEMU")
 
