@@ -48,7 +48,10 @@ std::string anotify_event_describe(const AnotifyEvent& event) {
     std::string operator()(const AnotifyOutputEnd& e) const {
       return fmt("output ended (%llu bytes)", static_cast<unsigned long long>(e.bytes));
     }
-    std::string operator()(const AnotifyInstructionsWanted&) const { return "asks for its instructions"; }
+    std::string operator()(const AnotifyInstructionsWanted& w) const {
+      return w.all ? "asks for all of its instructions" : "asks for its instructions";
+    }
+    std::string operator()(const AnotifyReady&) const { return "application ready"; }
   };
   return std::visit(Describe{}, event);
 }
@@ -145,13 +148,18 @@ void AnotifyDecoder::decode_frame(uint8_t type, std::span<const uint8_t> p, std:
       if (need(8)) out.emplace_back(AnotifyOutputEnd{get_u64(p.data())});
       return;
     case ANOTIFY_INSTRUCTIONS_WANTED:
-      out.emplace_back(AnotifyInstructionsWanted{});
+      out.emplace_back(AnotifyInstructionsWanted{!p.empty() && p[0] == ANOTIFY_WANT_ALL});
+      return;
+    case ANOTIFY_READY:
+      out.emplace_back(AnotifyReady{});
       return;
     case ANOTIFY_SHUTDOWN:  // host->guest types never travel this way
     case ANOTIFY_SIGNAL:
     case ANOTIFY_OUTPUT_ACK:
     case ANOTIFY_SETENV:
     case ANOTIFY_INSTRUCTIONS_END:
+    case ANOTIFY_INSTRUCTIONS_TEXT:
+    case ANOTIFY_ENTROPY:
       break;
   }
   stats_.unknown_frames++;
@@ -195,6 +203,20 @@ std::vector<uint8_t> anotify_encode_instructions(std::span<const std::string> en
   }
   const std::vector<uint8_t> end = anotify_encode_frame(ANOTIFY_INSTRUCTIONS_END, {});
   out.insert(out.end(), end.begin(), end.end());
+  return out;
+}
+
+std::vector<uint8_t> anotify_encode_all_instructions(std::string_view tokens, std::span<const uint8_t> entropy,
+                                                     std::span<const std::string> env) {
+  std::vector<uint8_t> out = anotify_encode_frame(ANOTIFY_INSTRUCTIONS_TEXT, {});
+  auto append = [&out](const std::vector<uint8_t>& frame) { out.insert(out.end(), frame.begin(), frame.end()); };
+  for (size_t at = 0; at < tokens.size(); at += ANOTIFY_MAX_PAYLOAD) {
+    const std::string_view chunk = tokens.substr(at, ANOTIFY_MAX_PAYLOAD);
+    append(anotify_encode_frame(ANOTIFY_INSTRUCTIONS_TEXT,
+                                std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size())));
+  }
+  if (!entropy.empty()) append(anotify_encode_frame(ANOTIFY_ENTROPY, entropy));
+  append(anotify_encode_instructions(env));
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -28,10 +29,15 @@ struct AnotifyHeartbeat { uint64_t uptime_ms = 0; };
 struct AnotifyOutputEnd { uint64_t bytes = 0; };
 // ainit waits for its private instructions (the environment); the host
 // answers with anotify_encode_instructions().
-struct AnotifyInstructionsWanted {};
+// all: ainit booted with arrow.wait=1 and waits for every instruction
+// (a template), answered with anotify_encode_all_instructions().
+struct AnotifyInstructionsWanted { bool all = false; };
+// The application said READY=1 on $NOTIFY_SOCKET (the systemd notify protocol).
+struct AnotifyReady {};
 
 using AnotifyEvent = std::variant<AnotifyBooted, AnotifyAppStarted, AnotifyAppExited, AnotifyError,
-                                  AnotifyOutOfMemory, AnotifyHeartbeat, AnotifyOutputEnd, AnotifyInstructionsWanted>;
+                                  AnotifyOutOfMemory, AnotifyHeartbeat, AnotifyOutputEnd, AnotifyInstructionsWanted,
+                                  AnotifyReady>;
 
 // A short English line for logs and arrow-launch, e.g. "exited status 3".
 std::string anotify_event_describe(const AnotifyEvent& event);
@@ -81,5 +87,10 @@ std::vector<uint8_t> anotify_encode_output_ack();
 // SETENV frame per "NAME=VALUE" (each at most ANOTIFY_MAX_PAYLOAD bytes; the
 // caller checks), then INSTRUCTIONS_END.
 std::vector<uint8_t> anotify_encode_instructions(std::span<const std::string> env);
+// The answer to INSTRUCTIONS_WANTED with ANOTIFY_WANT_ALL: an empty TEXT (a
+// set begins), TEXT (the arrow.* tokens, in frames of at most
+// ANOTIFY_MAX_PAYLOAD bytes), ENTROPY, then the environment as above.
+std::vector<uint8_t> anotify_encode_all_instructions(std::string_view tokens, std::span<const uint8_t> entropy,
+                                                     std::span<const std::string> env);
 
 }  // namespace arrow

@@ -39,12 +39,22 @@ enum anotify_type {
    * says only how many: kernel/CMDLINE.md, arrow.nenv): */
   ANOTIFY_SETENV = 11,             /* host -> guest; payload: "NAME=VALUE", one environment variable, no NUL */
   ANOTIFY_INSTRUCTIONS_END = 12,   /* host -> guest; empty: that was all of them */
-  ANOTIFY_INSTRUCTIONS_WANTED = 13 /* guest -> host; empty: ainit waits for them (again, after a reconnect) */
+  ANOTIFY_INSTRUCTIONS_WANTED = 13, /* guest -> host; empty: ainit waits for the environment (again, after a
+                                      reconnect); one byte ANOTIFY_WANT_ALL: waits for all of its instructions */
+  /* Templates (arrow.wait=1: ainit booted with no instructions on its command
+   * line, so that its memory can be a template shared by every Arrow). The
+   * host answers INSTRUCTIONS_WANTED/ANOTIFY_WANT_ALL with one set: an empty
+   * TEXT (a set begins), TEXT frames, ENTROPY, SETENV frames, INSTRUCTIONS_END. */
+  ANOTIFY_INSTRUCTIONS_TEXT = 14,  /* host -> guest; payload: the next bytes of the arrow.* tokens (CMDLINE.md) */
+  ANOTIFY_ENTROPY = 15,            /* host -> guest; payload: 32-64 random bytes to reseed the guest's CRNG with */
+  ANOTIFY_READY = 16               /* guest -> host; empty: the application said READY=1 on $NOTIFY_SOCKET */
 };
 
 /* Who ended an OOM victim (second field of ANOTIFY_OOM; absent means the kernel). */
 #define ANOTIFY_OOM_BY_KERNEL 0 /* the kernel's OOM killer */
 #define ANOTIFY_OOM_BY_INIT 1   /* ainit, on sustained memory pressure (kernel/ainit_oom.c) */
+/* INSTRUCTIONS_WANTED's payload byte: every instruction, not only the environment. */
+#define ANOTIFY_WANT_ALL 1
 
 #define ANOTIFY_STDOUT_PORT_NAME "org.arrow.stdout.0"
 

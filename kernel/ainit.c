@@ -353,6 +353,122 @@ static void receive_instructions(struct ainit *s) {
   }
 }
 
+/* arrow.wait=1: ainit booted with nothing but that on its command line, so
+ * that the guest's memory at this point is the same for every Arrow with the
+ * same devices and can be saved as a template (ARCHITECTURE.md, "Templates").
+ * Every instruction comes over Anotify instead, after a restore: one set,
+ * asked for with INSTRUCTIONS_WANTED/ANOTIFY_WANT_ALL and again of every new
+ * host end. A set begins with an empty TEXT frame; frames before that begin
+ * belong to an older answer and are dropped. No deadline: a template waits
+ * here for as long as it is kept. */
+/* <linux/random.h>'s ioctls (musl ships no kernel headers). */
+struct rand_pool_info {
+  int entropy_count;
+  int buf_size;
+};
+#define RNDADDENTROPY _IOW('R', 0x03, int[2])
+#define RNDRESEEDCRNG _IO('R', 0x07)
+
+static struct {
+  int begun, done, overflow;
+  char text[4096];
+  size_t textlen;
+  unsigned char env[65536 + 2048]; /* u16 length, bytes; per SETENV frame */
+  size_t envlen;
+  unsigned char entropy[64];
+  size_t nentropy;
+} set;
+
+static void ask_all(struct ainit *s) {
+  unsigned char all = ANOTIFY_WANT_ALL;
+  memset(&set, 0, sizeof set);
+  s->an.inlen = 0;
+  anotify_send(&s->an, ANOTIFY_INSTRUCTIONS_WANTED, &all, 1, 1);
+}
+
+static void on_set_frame(void *ctx, uint8_t type, const unsigned char *p, uint16_t len) {
+  if (type == ANOTIFY_INSTRUCTIONS_TEXT && len == 0) {
+    memset(&set, 0, sizeof set);
+    set.begun = 1;
+    return;
+  }
+  if (type == ANOTIFY_SHUTDOWN || type == ANOTIFY_SIGNAL) {
+    on_host_frame(ctx, type, p, len);
+    return;
+  }
+  if (!set.begun || set.done) return;
+  if (type == ANOTIFY_INSTRUCTIONS_TEXT) {
+    if (set.textlen + len >= sizeof set.text) set.overflow = 1;
+    else memcpy(set.text + set.textlen, p, len), set.textlen += len;
+  } else if (type == ANOTIFY_ENTROPY) {
+    set.nentropy = len < sizeof set.entropy ? len : sizeof set.entropy;
+    memcpy(set.entropy, p, set.nentropy);
+  } else if (type == ANOTIFY_SETENV) {
+    if (set.envlen + 2 + len > sizeof set.env) {
+      set.overflow = 1;
+    } else {
+      set.env[set.envlen] = (unsigned char)(len & 0xff);
+      set.env[set.envlen + 1] = (unsigned char)(len >> 8);
+      memcpy(set.env + set.envlen + 2, p, len);
+      set.envlen += 2 + (size_t)len;
+    }
+  } else if (type == ANOTIFY_INSTRUCTIONS_END) {
+    set.done = 1;
+  }
+}
+
+/* Fresh randomness for a guest restored from a template: every copy of it
+ * starts with the template's CRNG state, so the host's bytes are mixed in and
+ * the CRNG reseeded before the application can ask for random numbers. */
+static void reseed(void) {
+  if (!set.nentropy) return;
+  struct {
+    struct rand_pool_info info;
+    unsigned char buf[sizeof set.entropy];
+  } r;
+  r.info.entropy_count = (int)(set.nentropy * 8);
+  r.info.buf_size = (int)set.nentropy;
+  memcpy(r.buf, set.entropy, set.nentropy);
+  int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || ioctl(fd, RNDADDENTROPY, &r) < 0 || ioctl(fd, RNDRESEEDCRNG) < 0)
+    ainit_log("cannot reseed the kernel's random number generator: %s", strerror(errno));
+  if (fd >= 0) close(fd);
+  memset(&r, 0, sizeof r);
+  memset(set.entropy, 0, sizeof set.entropy);
+}
+
+static void wait_for_all(struct ainit *s) {
+  char err[1024];
+  ask_all(s);
+  while (!set.done) {
+    if (s->an.fd < 0) fatal(s, "arrow.wait=1 but no Anotify port: the instructions cannot come");
+    int was = s->an.connected;
+    anotify_refresh(&s->an);
+    if (!was && s->an.connected) ask_all(s);
+    struct pollfd p = {s->an.fd, (short)(POLLIN | (s->an.outlen ? POLLOUT : 0)), 0};
+    int n = poll(&p, 1, 1000);
+    if (n > 0) anotify_receive(&s->an, on_set_frame, s);
+    if (n > 0 && (p.revents & POLLHUP)) poll(NULL, 0, 50); /* no host end yet: it may connect */
+  }
+  if (set.overflow) fatal(s, "Anotify: the instructions are larger than ainit takes");
+  set.text[set.textlen] = '\0';
+  ainit_config_free(&s->cfg);
+  if (ainit_parse_cmdline(set.text, &s->cfg, err, sizeof err)) fatal(s, err);
+  if (s->cfg.wait) fatal(s, "Anotify: arrow.wait=1 among the instructions");
+  for (size_t at = 0; at + 2 <= set.envlen;) {
+    size_t len = (size_t)set.env[at] | (size_t)set.env[at + 1] << 8;
+    if (ainit_add_env(&s->cfg, set.env + at + 2, len, err, sizeof err)) fatal(s, err);
+    at += 2 + len;
+  }
+  if (s->cfg.nenv != s->cfg.nenv_expected) {
+    snprintf(err, sizeof err, "Anotify INSTRUCTIONS_END after %zu of the %u environment variables",
+             s->cfg.nenv, s->cfg.nenv_expected);
+    fatal(s, err);
+  }
+  memset(set.env, 0, set.envlen); /* the environment may hold secrets */
+  reseed();
+}
+
 /* Reaps every exited child; notes the application's status. Returns 0 while
  * children remain, -1 when there are none. */
 static int reap(struct ainit *s) {
@@ -462,14 +578,21 @@ static void setup(struct ainit *s, uint64_t boot_ms) {
   unsigned char up[8];
   if (setup_base_mounts(err, sizeof err)) fatal(s, err);
   anotify_open(&s->an);
-  put64(up, boot_ms);
-  anotify_send(&s->an, ANOTIFY_BOOTED, up, sizeof up, 1);
   const char *cmdline = read_cmdline();
   if (!cmdline) fatal(s, "cannot read /proc/cmdline");
   if (ainit_parse_cmdline(cmdline, &s->cfg, err, sizeof err)) fatal(s, err);
+  const int templated = s->cfg.wait;
+  if (templated) {
+    /* A template: BOOTED is said to the host that gives the instructions,
+     * the one that restored it. */
+    wait_for_all(s);
+    boot_ms = uptime_ms();
+  }
+  put64(up, boot_ms);
+  anotify_send(&s->an, ANOTIFY_BOOTED, up, sizeof up, 1);
   /* Asked now, read just before the application starts: the answer comes
    * while the guest is set up. */
-  if ((s->awaiting = s->cfg.nenv_expected > 0)) ask_instructions(s);
+  if (!templated && (s->awaiting = s->cfg.nenv_expected > 0)) ask_instructions(s);
   setup_clock(&s->cfg);
   setup_limits();
   if (setup_shares(&s->cfg, err, sizeof err) || setup_etc(&s->cfg, err, sizeof err) ||

@@ -48,6 +48,7 @@ struct ainit_config {
   unsigned hb;                /* arrow.hb seconds, 0 = off */
   uint64_t time_ms;           /* arrow.time: host's Unix time in ms, 0 when absent */
   int tty_pipe;               /* arrow.tty=pipe: the console's host side is no terminal */
+  int wait;                   /* arrow.wait=1: every other instruction comes over Anotify (a template) */
 };
 
 /* Decodes the arrow.* tokens of a kernel command line into cfg (which it

@@ -185,7 +185,7 @@ static int apply_fields(struct ainit_config *cfg, const char *key, const char *v
 }
 
 static int is_value_key(const char *key) {
-  static const char *const keys[] = {"v", "hb", "time", "tty", "init", "dir", "host", "arg", "nenv"};
+  static const char *const keys[] = {"v", "hb", "time", "tty", "init", "dir", "host", "arg", "nenv", "wait"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if (strcmp(key, keys[i]) == 0) return 1;
   return 0;
@@ -205,6 +205,12 @@ static int apply_value(struct ainit_config *cfg, const char *key, char *val) {
     if (bad) return -1;
     cfg->hb = n;
     return 0;
+  }
+  if (strcmp(key, "wait") == 0) {
+    int ok = strcmp(val, "1") == 0;
+    free(val);
+    cfg->wait = ok;
+    return ok ? 0 : -1;
   }
   if (strcmp(key, "nenv") == 0) {
     int bad = parse_uint(val, 65536, &cfg->nenv_expected);
@@ -312,7 +318,7 @@ int ainit_parse_cmdline(const char *cmdline, struct ainit_config *cfg, char *err
         apply_token(cfg, start + 6, len - 6, err, errlen))
       return -1;
   }
-  if (!cfg->init) {
+  if (!cfg->init && !cfg->wait) {
     snprintf(err, errlen, "arrow.init: missing from the kernel command line");
     return -1;
   }

@@ -99,6 +99,8 @@ Status arrow_conf_make_dirs(const ArrowConf& conf) {
   TRY(make_dirs(conf.config_dir + "/autostart", 0700));
   TRY(make_dirs(conf.run_dir, 0700));
   TRY(make_dirs(conf.log_dir, 0700));
+  if (!conf.template_dir.empty()) TRY(make_dirs(conf.template_dir, 0700));
+  if (!conf.save_dir.empty()) TRY(make_dirs(conf.save_dir, 0700));
   return {};
 }
 

@@ -37,6 +37,10 @@ struct ArrowConf {
   std::string cgroup_parent;
   // Each Arrow's log: rotated past max_bytes, keep files kept (log_file.h).
   LogPolicy log_policy;
+  // Saved images: boot templates (template_dir; empty: every Arrow boots
+  // cold) and managed saves (save_dir/NAME.save).
+  std::string template_dir;
+  std::string save_dir;
 };
 
 // Where the kernel and initramfs are: $ARROW_KERNEL_DIR (the build tree, set

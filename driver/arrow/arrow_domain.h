@@ -38,6 +38,12 @@ struct LaunchSpec {
   std::optional<QemuUser> qemu_user;  // QEMU drops to it before exec; nullopt: stays the daemon's user
   std::string cgroup_parent;          // where its cgroup leaf goes; empty: no cgroup
   LogPolicy log_policy;               // the log's rotation
+  // Where the guest comes from (ARCHITECTURE.md, "Templates"): the image
+  // IMAGE_PATH (virsh restore, a managed save), else a boot template from
+  // TEMPLATE_DIR (made there when missing), else a cold boot.
+  std::string image_path;
+  bool image_paused = false;  // a restore that leaves the vCPUs stopped
+  std::string template_dir;
 };
 
 // Notifications from a running Arrow. Contract: invoked from the main loop,
@@ -84,6 +90,11 @@ class ArrowLauncher {
   // Leaves QEMU running when the launcher is destroyed (daemon shutdown: the
   // next daemon adopts it).
   virtual void detach() {}
+  // The saved image or template this guest was restored from ("" for a cold
+  // boot), and whether its vCPUs have not run since (a paused restore): then
+  // saving it is copying that image.
+  virtual std::string image_source() const { return {}; }
+  virtual bool pristine() const { return false; }
 };
 
 using LauncherFactory = std::function<std::unique_ptr<ArrowLauncher>(const LaunchSpec&, LaunchEvents)>;

@@ -410,6 +410,7 @@ Result<std::unique_ptr<ArrowLauncher>> ArrowDriver::make_launcher(const DomainPt
   spec.qemu_user = conf_.qemu_user;
   spec.cgroup_parent = conf_.cgroup_parent;
   spec.log_policy = conf_.log_policy;
+  spec.template_dir = conf_.template_dir;
   dom->anotify.heartbeat_s = spec.heartbeat_s;
   return options_.launcher_factory(spec, launch_events(dom));
 }

@@ -3,7 +3,14 @@
 #include "driver/arrow/arrow_console.h"
 #include "driver/arrow/arrow_domain.h"
 #include "driver/engine/cgroup.h"
+#include <fcntl.h>
+#include <glib.h>
+#include <unistd.h>
+
+#include "domain-xml/arrow_xml.h"
 #include "driver/engine/qemu_process.h"
+#include "driver/engine/saved_image.h"
+#include "util/fs.h"
 #include "util/i18n.h"
 
 namespace arrow {
@@ -27,17 +34,26 @@ class ProcessLauncher final : public ArrowLauncher {
       if (!leaf.ok()) return done(leaf.error());
       leaf_ = std::move(leaf.value());
     }
-    const ChildConfinement confinement =
-        ChildConfinement::prepare(spec_.qemu_user, leaf_ ? leaf_->procs_fd() : -1, share_access_list(spec_.def));
-    Result<std::unique_ptr<ArrowProcess>> process =
-        ArrowProcess::start(spec_.def, std::move(ctx.value()), spec_.run_dir, callbacks(done), &confinement);
-    if (!process.ok()) {
-      leaf_.reset();
-      return done(process.error());
+    ctx_ = std::move(ctx.value());
+    if (!spec_.image_path.empty()) return restore(spec_.image_path, spec_.image_paused, done);
+    if (!spec_.template_dir.empty()) {
+      Result<std::string> layout = template_layout(spec_.def, ctx_);
+      if (layout.ok()) {
+        layout_ = std::move(layout.value());
+        gchar* hex = g_compute_checksum_for_string(G_CHECKSUM_SHA256, layout_.data(), static_cast<gssize>(layout_.size()));
+        template_path_ = spec_.template_dir + "/" + std::string(hex).substr(0, 16) + ".img";
+        g_free(hex);
+        if (::access(template_path_.c_str(), F_OK) == 0) return restore(template_path_, false, done);
+        if (make_template(done)) return;
+      } else {
+        note(fmt("no boot template for this Arrow (%s): booting it cold", layout.error().message.c_str()));
+      }
     }
-    process_ = std::move(process.value());
-    process_->set_log_policy(spec_.log_policy);
+    spawn(StartImage{}, done);
   }
+
+  std::string image_source() const override { return image_source_; }
+  bool pristine() const override { return process_ && process_->pristine(); }
 
   void adopt(int pid, std::function<void(Status)> done) override {
     Result<std::unique_ptr<ArrowProcess>> process =
@@ -70,7 +86,10 @@ class ProcessLauncher final : public ArrowLauncher {
   }
 
   void suspend(std::function<void(Status)> done) override { qmp("stop", std::move(done)); }
-  void resume(std::function<void(Status)> done) override { qmp("cont", std::move(done)); }
+  void resume(std::function<void(Status)> done) override {
+    if (process_) process_->note_resumed();
+    qmp("cont", std::move(done));
+  }
   int pid() const override { return process_ ? process_->pid() : 0; }
 
   Status console_write(std::span<const uint8_t> bytes) override {
@@ -122,13 +141,165 @@ class ProcessLauncher final : public ArrowLauncher {
     monitor->execute(command, [done](Result<JsonValue> r) { done(r.ok() ? Status() : Status(r.error())); });
   }
 
+  // The QEMU of this start, as MODE says (StartImage).
+  void spawn(StartImage image, std::function<void(Status)> done) {
+    const ChildConfinement confinement =
+        ChildConfinement::prepare(spec_.qemu_user, leaf_ ? leaf_->procs_fd() : -1, share_access_list(spec_.def));
+    Result<std::unique_ptr<ArrowProcess>> process = ArrowProcess::start(
+        spec_.def, ctx_, spec_.run_dir, callbacks(done), &confinement, std::move(image));
+    if (!process.ok()) {
+      leaf_.reset();
+      return done(process.error());
+    }
+    process_ = std::move(process.value());
+    process_->set_log_policy(spec_.log_policy);
+  }
+
+  void note(const std::string& line) {
+    UniqueFd fd(::open(spec_.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+    const std::string text = "== " + line + " ==\n";
+    if (fd.valid() && ::write(fd.get(), text.data(), text.size()) < 0) return;
+  }
+
+  // QEMU may run as another user: the image it maps must be its own.
+  Status give_to_qemu(int fd, const std::string& path) {
+    if (!spec_.qemu_user || ::geteuid() != 0) return {};
+    if (::fchown(fd, spec_.qemu_user->uid, spec_.qemu_user->gid) < 0) return system_error("chown", path, errno);
+    return {};
+  }
+
+  // Starts the guest from the image at PATH: its RAM mapped copy-on-write,
+  // its device state loaded, then ainit's instructions sent.
+  void restore(const std::string& path, bool paused, std::function<void(Status)> done) {
+    StartImage image;
+    image.mode = StartMode::Restore;
+    image.paused = paused;
+    const bool boot_template = path == template_path_;
+    auto fail = [&](const Error& e) {
+      leaf_.reset();
+      if (boot_template) ::unlink(path.c_str());  // made again at the next start
+      done(e);
+    };
+    image.ram.reset(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    if (!image.ram.valid()) return fail(system_error("open the saved image", path, errno));
+    Result<SavedImage> saved = read_saved_image(image.ram.get(), path);
+    if (!saved.ok()) return fail(saved.error());
+    Result<std::string> layout = template_layout(spec_.def, ctx_);
+    if (!layout.ok()) return fail(layout.error());
+    if (const std::string why = layout_mismatch(saved->layout, *layout); !why.empty()) {
+      return fail(make_error(VIR_ERR_OPERATION_INVALID,
+                             fmt(_("cannot restore Arrow '%1$s' from '%2$s': %3$s"), spec_.def.name.c_str(),
+                                 path.c_str(), why.c_str())));
+    }
+    if (Status st = give_to_qemu(image.ram.get(), path); !st.ok()) return fail(st.error());
+    image.state.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!image.state.valid() || ::lseek(image.state.get(), static_cast<off_t>(saved->state_offset()), SEEK_SET) < 0)
+      return fail(system_error("open the saved image", path, errno));
+    image_source_ = path;
+    spawn(std::move(image), std::move(done));
+  }
+
+  // Boots this Arrow's layout once with arrow.wait=1 and saves it as the
+  // boot template, then restores from it. False when no template can be
+  // made now (another start is making it): boot cold.
+  bool make_template(std::function<void(Status)> done) {
+    const std::string part = template_path_ + ".part";
+    StartImage image;
+    image.mode = StartMode::MakeTemplate;
+    image.ram.reset(::open(part.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!image.ram.valid()) return false;
+    part_path_ = UniquePath(part);
+    const uint64_t ram_size = spec_.def.memory_kib * 1024;
+    if (::ftruncate(image.ram.get(), static_cast<off_t>(ram_size)) < 0 || !give_to_qemu(image.ram.get(), part).ok())
+      return false;
+    image.state.reset(::open(part.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!image.state.valid() || ::lseek(image.state.get(), static_cast<off_t>(ram_size), SEEK_SET) < 0) return false;
+    const int image_fd = ::fcntl(image.ram.get(), F_DUPFD_CLOEXEC, 3);
+    template_fd_.reset(image_fd);
+    ArrowDef shown = spec_.def;  // what the image says it is: nothing of this Arrow's
+    shown.name = "boot-template";
+    shown.initenv.clear();
+    shown.initargs.clear();
+    shown.metadata.clear();
+    shown.title.clear();
+    shown.description.clear();
+    const std::string xml = format_domain_xml(shown);
+    ArrowProcess::Callbacks cb;
+    cb.started = [this](const Status& st) {
+      if (!st.ok()) note(fmt("cannot make a boot template: %s", st.error().message.c_str()));
+    };
+    cb.template_saved = [this, xml, ram_size](const Status& st) {
+      Status done_st = st;
+      if (st.ok()) done_st = finish_saved_image(template_fd_.get(), part_path_.get(), ram_size, xml, layout_);
+      if (done_st.ok() && ::rename(part_path_.get().c_str(), template_path_.c_str()) == 0) {
+        part_path_.release();
+        template_made_ = true;
+        note(fmt("boot template saved: %s", template_path_.c_str()));
+      } else if (!done_st.ok()) {
+        note(fmt("cannot make a boot template: %s", done_st.error().message.c_str()));
+      }
+      if (builder_) builder_->destroy(0, 2000);
+    };
+    cb.exited = [this, done](const ProcessExit&) {
+      if (template_timer_) g_source_remove(template_timer_);
+      template_timer_ = 0;
+      template_fd_.reset();
+      part_path_ = UniquePath();
+      // The builder is destroyed later, never inside its own callback.
+      g_idle_add(+[](gpointer self) -> gboolean {
+        static_cast<ProcessLauncher*>(self)->builder_.reset();
+        return G_SOURCE_REMOVE;
+      }, this);
+      if (template_made_) return restore(template_path_, false, done);
+      note("booting the Arrow cold");
+      spawn(StartImage{}, done);
+    };
+    const ChildConfinement confinement =
+        ChildConfinement::prepare(spec_.qemu_user, leaf_ ? leaf_->procs_fd() : -1, share_access_list(spec_.def));
+    Result<std::unique_ptr<ArrowProcess>> builder = ArrowProcess::start(
+        spec_.def, ctx_, spec_.run_dir + "/template", std::move(cb), &confinement, std::move(image));
+    if (!builder.ok()) {
+      note(fmt("cannot make a boot template: %s", builder.error().message.c_str()));
+      part_path_ = UniquePath();
+      template_fd_.reset();
+      return false;
+    }
+    builder_ = std::move(builder.value());
+    template_timer_ = g_timeout_add_seconds(kTemplateTimeoutS, +[](gpointer self) -> gboolean {
+      auto* l = static_cast<ProcessLauncher*>(self);
+      l->template_timer_ = 0;
+      l->note(fmt("the boot template was not made within %u s", kTemplateTimeoutS));
+      if (l->builder_) l->builder_->destroy(0, 2000);
+      return G_SOURCE_REMOVE;
+    }, this);
+    return true;
+  }
+
+  // A template boots as far as ainit's wait: a cold boot's time, generously.
+  static constexpr unsigned kTemplateTimeoutS = 120;
+
   LaunchSpec spec_;
   LaunchEvents events_;
+  CommandContext ctx_;
+  std::string layout_;          // template_layout() of this start, when templates are on
+  std::string template_path_;   // this layout's boot template
+  std::string image_source_;    // the image this guest was restored from
+  UniquePath part_path_;        // a template being made
+  UniqueFd template_fd_;
+  bool template_made_ = false;
+  guint template_timer_ = 0;
+  std::unique_ptr<ArrowProcess> builder_;
   // Before process_: a QEMU still running is killed and reaped first, so
   // the leaf is empty when it goes.
   std::unique_ptr<CgroupLeaf> leaf_;
   std::unique_ptr<ArrowProcess> process_;
   bool start_failed_ = false;
+
+ public:
+  ~ProcessLauncher() override {
+    if (template_timer_) g_source_remove(template_timer_);
+    g_idle_remove_by_data(this);
+  }
 };
 
 }  // namespace

@@ -24,6 +24,9 @@ struct DaemonConf {
   // never booted (unset: the driver's default).
   std::optional<std::string> user;
   std::optional<unsigned> boot_timeout_s;
+  // `boot_templates`: start Arrows by restoring a boot template (0: boot
+  // every Arrow cold). Unset: the driver's default (on).
+  std::optional<bool> boot_templates;
   // Each Arrow's log: `log_max_size`, the bytes after which NAME.log is
   // rotated, and `log_max_backups`, the rotated files kept (NAME.log.1 …),
   // as virtlogd's max_size and max_backups (unset: the engine's LogPolicy).

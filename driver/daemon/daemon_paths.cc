@@ -31,6 +31,7 @@ Result<DaemonPaths> daemon_paths(const std::string& root) {
     p.config_dir = join(root, "config");
     p.state_dir = join(root, "run");
     p.log_dir = join(root, "log");
+    p.lib_dir = join(root, "lib");
     p.config_file = join(root, "virtarrowd.conf");
     p.private_root = true;
     return p;
@@ -45,6 +46,7 @@ Result<DaemonPaths> daemon_paths(const std::string& root) {
     p.config_dir = std::string(ARROW_SYSCONFDIR) + "/libvirt/arrow";
     p.state_dir = "/run/libvirt/arrow";
     p.log_dir = std::string(ARROW_LOCALSTATEDIR) + "/log/libvirt/arrow";
+    p.lib_dir = std::string(ARROW_LOCALSTATEDIR) + "/lib/libvirt/arrow";
     p.config_file = std::string(ARROW_SYSCONFDIR) + "/libvirt/virtarrowd.conf";
     return p;
   }
@@ -56,6 +58,7 @@ Result<DaemonPaths> daemon_paths(const std::string& root) {
   p.config_dir = std::string(g_get_user_config_dir()) + "/libvirt/arrow";
   p.state_dir = run_base + "/libvirt/arrow/run";
   p.log_dir = std::string(g_get_user_cache_dir()) + "/libvirt/arrow/log";
+  p.lib_dir = std::string(g_get_user_data_dir()) + "/libvirt/arrow";
   p.config_file = std::string(g_get_user_config_dir()) + "/libvirt/virtarrowd.conf";
   return p;
 }
@@ -63,7 +66,7 @@ Result<DaemonPaths> daemon_paths(const std::string& root) {
 Status make_daemon_dirs(const DaemonPaths& p) {
   const int mode = p.privileged ? 0755 : 0700;
   std::string sock_dir = p.socket_rw.substr(0, p.socket_rw.rfind('/'));
-  const std::string* dirs[] = {&sock_dir, &p.config_dir, &p.state_dir, &p.log_dir};
+  const std::string* dirs[] = {&sock_dir, &p.config_dir, &p.state_dir, &p.log_dir, &p.lib_dir};
   for (const std::string* dir : dirs) {
     if (g_mkdir_with_parents(dir->c_str(), mode) != 0) {
       return make_error(VIR_ERR_SYSTEM_ERROR,

@@ -16,6 +16,7 @@ struct DaemonPaths {
   std::string config_dir;   // persistent Arrow configs (NAME.xml)
   std::string state_dir;    // runtime status of running Arrows, their sockets
   std::string log_dir;      // application and QEMU logs
+  std::string lib_dir;      // templates/ (boot templates) and save/ (managed saves)
   std::string config_file;  // virtarrowd.conf (may not exist)
   bool private_root = false;  // --root: tests and side-by-side instances
 };

@@ -18,6 +18,10 @@ Result<std::unique_ptr<DriverApi>> make_arrow_driver(const daemon::DaemonPaths& 
   // virtarrowd.conf's boot_timeout; the environment still overrides it (tests).
   if (daemon_conf.boot_timeout_s) conf.boot_timeout_s = *daemon_conf.boot_timeout_s;
   if (daemon_conf.log_max_size) conf.log_policy.max_bytes = *daemon_conf.log_max_size;
+  conf.save_dir = paths.lib_dir + "/save";
+  bool templates = daemon_conf.boot_templates.value_or(true);
+  if (const char* t = g_getenv("ARROW_BOOT_TEMPLATES"); t && *t) templates = std::string_view(t) != "0";
+  if (templates) conf.template_dir = paths.lib_dir + "/templates";
   if (daemon_conf.log_max_backups) conf.log_policy.keep = *daemon_conf.log_max_backups;
   // The system account (arrow-qemu) is the default of the system daemon
   // only: a --root instance runs QEMU as itself unless its config names a user.

@@ -14,8 +14,8 @@ AnotifyChannel::AnotifyChannel(UniqueFd fd, EventFn on_event, ClosedFn on_closed
         for (const AnotifyEvent& ev : decoder_.feed(bytes)) {
           if (const auto* end = std::get_if<AnotifyOutputEnd>(&ev)) {
             if (on_output_end_) on_output_end_(end->bytes);
-          } else if (std::holds_alternative<AnotifyInstructionsWanted>(ev)) {
-            if (on_instructions_wanted_) on_instructions_wanted_();
+          } else if (const auto* wanted = std::get_if<AnotifyInstructionsWanted>(&ev)) {
+            if (on_instructions_wanted_) on_instructions_wanted_(wanted->all);
           } else {
             app_exit_reported_ = app_exit_reported_ || std::holds_alternative<AnotifyAppExited>(ev);
             if (on_event_) on_event_(ev);

@@ -39,8 +39,8 @@ class AnotifyChannel {
   // acknowledges it.
   void on_output_end(std::function<void(uint64_t bytes)> fn) { on_output_end_ = std::move(fn); }
   // INSTRUCTIONS_WANTED goes here instead of to the event callback: the
-  // process answers it.
-  void on_instructions_wanted(std::function<void()> fn) { on_instructions_wanted_ = std::move(fn); }
+  // process answers it. ALL: ainit waits for every instruction (arrow.wait=1).
+  void on_instructions_wanted(std::function<void(bool all)> fn) { on_instructions_wanted_ = std::move(fn); }
   // The guest reported the application's exit (APP_EXITED) on this channel.
   bool app_exit_reported() const { return app_exit_reported_; }
 
@@ -57,7 +57,7 @@ class AnotifyChannel {
   EventFn on_event_;
   ClosedFn on_closed_;
   std::function<void(uint64_t)> on_output_end_;
-  std::function<void()> on_instructions_wanted_;
+  std::function<void(bool)> on_instructions_wanted_;
   bool app_exit_reported_ = false;
   std::function<void(const AnotifyDecoderStats&)> on_ignored_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

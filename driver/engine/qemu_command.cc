@@ -8,6 +8,7 @@
 #include <linux/kvm.h>
 #include <pwd.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include "anotify/anotify_decoder.h"
 #include "config.h"
 #include "util/fd.h"
+#include "util/fs.h"
 #include "util/i18n.h"
 
 namespace arrow {
@@ -152,9 +154,14 @@ void add_machine(std::vector<std::string>& argv, const ArrowDef& def, const Comm
   // kvmclock does, so the PIT is left out.
   // rtc=on: with no CMOS clock the kernel spends a whole second at boot
   // waiting for one (measured: /init at 2.1 s with rtc=off, 1.0 s with it).
-  add(argv, "-M", fmt("microvm,acpi=off,x-option-roms=off,rtc=on,pit=%s,isa-serial=on", ctx.kvm ? "off" : "on"));
+  add(argv, "-M", fmt("microvm,acpi=off,x-option-roms=off,rtc=on,pit=%s,isa-serial=on%s", ctx.kvm ? "off" : "on",
+                      ctx.ram_fd >= 0 ? ",memory-backend=ram" : ""));
   add(argv, "-accel", ctx.kvm ? "kvm" : "tcg");
   if (ctx.kvm) add(argv, "-cpu", "host");
+  if (ctx.ram_fd >= 0) {
+    add(argv, "-object", fmt("memory-backend-file,id=ram,size=%s,mem-path=/proc/self/fd/%d,share=%s",
+                             memory_option(def.memory_kib).c_str(), ctx.ram_fd, ctx.ram_shared ? "on" : "off"));
+  }
   add(argv, "-m", memory_option(def.memory_kib));
   add(argv, "-smp", std::to_string(def.vcpus));
   add(argv, "-name", "guest=" + qemu_escape(def.name));
@@ -164,6 +171,7 @@ void add_machine(std::vector<std::string>& argv, const ArrowDef& def, const Comm
   argv.emplace_back("-S");          // the launcher connects every socket before 'cont'
   add(argv, "-msg", "timestamp=on");
   add(argv, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+  if (ctx.incoming) add(argv, "-incoming", "defer");
 }
 
 void add_chardevs(std::vector<std::string>& argv, const CommandContext& ctx) {
@@ -203,6 +211,15 @@ std::string cmdline_escape(std::string_view value) {
 Result<std::string> build_kernel_cmdline(const ArrowDef& def, const CommandContext& ctx) {
   std::string out;
   for (const char* token : kKernelTokens) out += std::string(token) + " ";
+  if (ctx.wait) return out + "arrow.v=1 arrow.wait=1";
+  std::string tokens = TRY(build_instruction_tokens(def, ctx));
+  return out + tokens;
+}
+
+Result<std::string> build_instruction_tokens(const ArrowDef& def, const CommandContext& ctx) {
+  std::string out;
+  for (const char* token : kKernelTokens) out += std::string(token) + " ";
+  const size_t kernel_part = out.size();
   out += "arrow.v=1 arrow.init=" + cmdline_escape(def.init);
   for (const std::string& arg : def.initargs) out += " arrow.arg=" + cmdline_escape(arg);
   // The environment itself travels over Anotify (build_private_instructions).
@@ -230,7 +247,7 @@ Result<std::string> build_kernel_cmdline(const ArrowDef& def, const CommandConte
                             "of %3$zu: shorten <initarg> or the shares"),
                           def.name.c_str(), out.size() + 1, kKernelCmdlineMax));
   }
-  return out;
+  return out.substr(kernel_part);
 }
 
 Status check_init_environment(const ArrowDef& def) {
@@ -323,6 +340,41 @@ Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const Comm
     add(argv, "-device", fmt("virtio-net-device,netdev=net%zu%s", i, iface.mac.empty() ? "" : (",mac=" + iface.mac).c_str()));
   }
   return argv;
+}
+
+Result<std::string> template_layout(const ArrowDef& def, const CommandContext& ctx) {
+  ArrowDef d = def;
+  d.name = "template";
+  d.init = "/";
+  d.initargs.clear();
+  d.initenv.clear();
+  for (Share& share : d.shares) {
+    share.source_dir = "/";
+    if (!share.upper_dir.empty()) share.upper_dir = "/";
+  }
+  for (Interface& iface : d.interfaces) {
+    iface.mac.clear();
+    iface.port_forwards.clear();
+    iface.bridge.clear();
+    iface.ip_address = "0.0.0.0";
+    iface.gateway.clear();
+  }
+  CommandContext c = ctx;
+  c.wait = true;
+  c.incoming = false;
+  c.ram_fd = 3;
+  c.ram_shared = false;
+  c.host_usr = "/";
+  c.log_path.clear();
+  std::vector<std::string> argv = TRY(build_qemu_argv(d, c));
+  std::string out = format_argv_lines(argv);
+  for (const std::string& path : {argv[0], d.kernel.empty() ? ctx.kernel : d.kernel, ctx.initramfs}) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) < 0) return system_error("stat", path, errno);
+    out += fmt("%s %lld %lld.%09ld\n", path.c_str(), static_cast<long long>(st.st_size),
+               static_cast<long long>(st.st_mtim.tv_sec), st.st_mtim.tv_nsec);
+  }
+  return out;
 }
 
 std::string format_argv_lines(const std::vector<std::string>& argv) {

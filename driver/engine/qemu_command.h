@@ -59,6 +59,21 @@ struct CommandContext {
   // The TAP of an <interface type='bridge'>, opened by the launcher as root
   // (tap.h) and passed to QEMU at this fd.
   int tap_fd = 8;
+
+  // Templates (ARCHITECTURE.md, "Templates"). WAIT: the command line says
+  // only arrow.wait=1 and ainit waits for every instruction over Anotify
+  // (build_instruction_tokens), so the guest's memory does not depend on the
+  // Arrow. RAM_FD >= 0: guest RAM is the file open at that fd
+  // (memory-backend-file through /proc/self/fd), mapped shared (a template
+  // being made: what the guest writes lands in the file) or private (a
+  // restore: copy-on-write, the file never changes). INCOMING: QEMU waits
+  // for a migration stream (-incoming defer), given by the process at
+  // state_fd.
+  bool wait = false;
+  int ram_fd = -1;
+  bool ram_shared = false;
+  bool incoming = false;
+  int state_fd = 9;
 };
 
 // The kernel's x86 COMMAND_LINE_SIZE, the terminating NUL included.
@@ -76,6 +91,17 @@ inline constexpr size_t kInitEnvTotalMax = 65536;
 
 // Percent-encodes one field as kernel/CMDLINE.md specifies.
 std::string cmdline_escape(std::string_view value);
+
+// ainit's instructions as arrow.* tokens (kernel/CMDLINE.md): on the
+// command line, or over Anotify when CTX.wait. Fails as build_kernel_cmdline.
+Result<std::string> build_instruction_tokens(const ArrowDef& def, const CommandContext& ctx);
+
+// What makes two Arrows able to share a template: the command line of DEF
+// with everything a restore may change left out (names, host paths, port
+// forwards, addresses), and the identity (path, size, mtime) of QEMU, the
+// kernel and the initramfs. Equal strings: the guest's memory and device
+// state of one fit the other's QEMU.
+Result<std::string> template_layout(const ArrowDef& def, const CommandContext& ctx);
 
 // The whole -append string: what is not private. VIR_ERR_CONFIG_UNSUPPORTED
 // when it would not fit in kKernelCmdlineMax, naming the limit.

@@ -3,6 +3,10 @@
 // by lines and each line is parsed as one JSON value.
 #include "driver/engine/qemu_monitor.h"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "util/i18n.h"
@@ -77,6 +81,37 @@ void QmpMonitor::send(const std::string& command, const JsonValue& arguments, Re
   pending_[id] = Pending{command, std::move(done)};
   // A failed write closes the stream, which fails every pending command.
   (void)stream_->write(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(line.data()), line.size()));
+}
+
+void QmpMonitor::pass_fd(const std::string& name, int fd, Reply done) {
+  if (!ready_ || !stream_ || !stream_->is_open() || stream_->queued() != 0)
+    return done(make_error(VIR_ERR_OPERATION_INVALID, _("QEMU's monitor is busy: cannot pass it a file")));
+  const uint64_t id = next_id_++;
+  JsonValue msg = JsonValue::object({{"execute", JsonValue::string("getfd")},
+                                     {"arguments", JsonValue::object({{"fdname", JsonValue::string(name)}})},
+                                     {"id", JsonValue::number(static_cast<int64_t>(id))}});
+  const std::string line = msg.to_string() + "\r\n";
+  iovec iov{const_cast<char*>(line.data()), line.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  ssize_t n;
+  do n = ::sendmsg(stream_->fd(), &mh, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return done(make_error(VIR_ERR_OPERATION_FAILED, fmt(_("cannot pass a file to QEMU: %1$s"), std::strerror(errno))));
+  pending_[id] = Pending{"getfd", std::move(done)};
+  // The file went with the first byte; the rest of the line, if the socket
+  // took less, follows as any write.
+  if (static_cast<size_t>(n) < line.size())
+    (void)stream_->write(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(line.data()) + n, line.size() - static_cast<size_t>(n)));
 }
 
 void QmpMonitor::drain() {

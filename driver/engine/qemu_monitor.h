@@ -64,6 +64,11 @@ class QmpMonitor {
   void execute(const std::string& command, JsonValue arguments, Reply done);
   void execute(const std::string& command, Reply done) { execute(command, JsonValue(), std::move(done)); }
 
+  // `getfd` with FD passed alongside (SCM_RIGHTS), naming it NAME in QEMU
+  // (for "fd:NAME" migration URIs). Only once negotiated and with nothing
+  // else queued to QEMU: otherwise DONE gets VIR_ERR_OPERATION_INVALID.
+  void pass_fd(const std::string& name, int fd, Reply done);
+
   // Reads what QEMU wrote before it went away (see FdStream::drain).
   void drain();
 

@@ -112,7 +112,7 @@ Result<ProcStat> read_proc_stat(int pid) {
 
 ArrowProcess::~ArrowProcess() {
   *alive_ = false;
-  for (guint* id : {&child_watch_, &pidfd_watch_, &exit_poll_, &start_timer_, &escalate_timer_})
+  for (guint* id : {&child_watch_, &pidfd_watch_, &exit_poll_, &start_timer_, &escalate_timer_, &migrate_poll_})
     if (*id) g_source_remove(*id);
   if (detached_) {
     for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &serial_path_, &pid_path_}) path->release();
@@ -194,9 +194,12 @@ std::string ArrowProcess::log_tail() const {
 
 Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, CommandContext ctx,
                                                           const std::string& run_dir, Callbacks callbacks,
-                                                          const ChildConfinement* confinement) {
+                                                          const ChildConfinement* confinement,
+                                                          StartImage image) {
   std::unique_ptr<ArrowProcess> p(new ArrowProcess());
   p->name_ = def.name;
+  p->mode_ = image.mode;
+  p->start_paused_ = image.paused;
   p->paths_.dir = run_dir;
   p->log_path_ = ctx.log_path;
   p->callbacks_ = std::move(callbacks);
@@ -233,8 +236,26 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
     if (!tap_for_qemu.valid()) return system_error("duplicate TAP device", tap.ifname, errno);
     tap_note = fmt("== %s on bridge %s ==\n", tap.ifname.c_str(), iface.bridge.c_str());
   }
+  // An image's RAM at fd 10; its device state goes through QMP (getfd).
+  UniqueFd image_ram;
+  if (image.mode != StartMode::Cold) {
+    ctx.wait = true;
+    ctx.ram_fd = 10;
+    ctx.ram_shared = image.mode == StartMode::MakeTemplate;
+    ctx.incoming = image.mode == StartMode::Restore;
+    image_ram.reset(image.ram.valid() ? ::fcntl(image.ram.get(), F_DUPFD_CLOEXEC, 11) : -1);
+    if (!image_ram.valid() || !image.state.valid())
+      return make_error(VIR_ERR_INTERNAL_ERROR, fmt(_("no image file for Arrow '%1$s'"), def.name.c_str()));
+    p->state_fd_ = std::move(image.state);
+  }
   const std::vector<std::string> argv = TRY(build_qemu_argv(def, ctx));
   std::vector<uint8_t> instructions = TRY(build_private_instructions(def));
+  if (image.mode == StartMode::Restore) {
+    CommandContext tokens_ctx = ctx;
+    tokens_ctx.wall_clock_ms = 0;  // the clock is read when the instructions are sent
+    p->instruction_tokens_ = TRY(build_instruction_tokens(def, tokens_ctx));
+    for (const EnvVar& var : def.initenv) p->env_.push_back(var.name + "=" + var.value);
+  }
 
   std::string joined;
   std::vector<const char*> cargv;
@@ -246,15 +267,17 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
   p->append_log(tap_note + fmt("== qemu started %s: %s ==\n", now_text().c_str(), joined.c_str()));
   p->log_start_ = ::lseek(p->log_fd_.get(), 0, SEEK_END);
 
-  const gint sources[6] = {listeners[0].get(), listeners[1].get(), listeners[2].get(), listeners[4].get(),
-                           listeners[3].get(), tap_for_qemu.get()};
-  const gint targets[6] = {3, 4, 5, 6, 7, 8};
-  const gsize n_fds = tap_for_qemu.valid() ? 6 : 5;
+  std::vector<gint> sources = {listeners[0].get(), listeners[1].get(), listeners[2].get(), listeners[4].get(),
+                               listeners[3].get()};
+  std::vector<gint> targets = {3, 4, 5, 6, 7};
+  if (tap_for_qemu.valid()) sources.push_back(tap_for_qemu.get()), targets.push_back(8);
+  if (image_ram.valid()) sources.push_back(image_ram.get()), targets.push_back(10);
+  const gsize n_fds = sources.size();
   GError* gerr = nullptr;
   GPid pid = 0;
   if (!g_spawn_async_with_pipes_and_fds(nullptr, cargv.data(), nullptr, G_SPAWN_DO_NOT_REAP_CHILD, child_setup,
                                         const_cast<ChildConfinement*>(confinement), -1, p->log_fd_.get(),
-                                        p->log_fd_.get(), sources, targets, n_fds, &pid,
+                                        p->log_fd_.get(), sources.data(), targets.data(), n_fds, &pid,
                                         nullptr, nullptr, nullptr, &gerr)) {
     Error e = make_error(VIR_ERR_INTERNAL_ERROR,
                          fmt(_("cannot start '%1$s': %2$s"), argv[0].c_str(), gerr ? gerr->message : "?"));
@@ -325,7 +348,7 @@ Status ArrowProcess::connect_all() {
   }
   anotify_ = std::make_unique<AnotifyChannel>(std::move(ano), callbacks_.anotify, nullptr);
   anotify_->on_output_end([this](uint64_t bytes) { on_output_end(bytes); });
-  anotify_->on_instructions_wanted([this] { on_instructions_wanted(); });
+  anotify_->on_instructions_wanted([this](bool all) { on_instructions_wanted(all); });
   // Garbage on the port is the guest's business: ignored, and noted in the log.
   anotify_->on_ignored([this](const AnotifyDecoderStats& s) {
     append_log(fmt("== anotify: ignored input from the guest (so far %llu bytes skipped, %llu unknown and %llu "
@@ -361,7 +384,14 @@ void ArrowProcess::on_output_end(uint64_t bytes) {
 // restart during the boot). One answer per connection: a guest that asks
 // again gets nothing more. ainit that has them never asks, so an adopted
 // QEMU is sent nothing, and a reboot's new QEMU asks anew.
-void ArrowProcess::on_instructions_wanted() {
+void ArrowProcess::on_instructions_wanted(bool all) {
+  if (all) {
+    // A template being made has reached the point it is saved at; a restored
+    // one asks again of a host end it had not seen (each ask, one whole set).
+    if (mode_ == StartMode::MakeTemplate) return save_template();
+    if (mode_ == StartMode::Restore && instructions_sent_) return send_all_instructions();
+    return;
+  }
   if (instructions_sent_ || !anotify_ || !anotify_->is_open()) return;
   instructions_sent_ = true;
   const std::vector<uint8_t> frames =
@@ -372,7 +402,117 @@ void ArrowProcess::on_instructions_wanted() {
     append_log("== anotify: ainit asked the restarted daemon for its instructions: sent ==\n");
 }
 
+void ArrowProcess::send_all_instructions() {
+  if (!anotify_ || !anotify_->is_open()) return;
+  instructions_sent_ = true;
+  // The host's clock and fresh randomness now, not when the image was made.
+  const std::string tokens =
+      instruction_tokens_ + fmt(" arrow.time=%llu", static_cast<unsigned long long>(g_get_real_time() / 1000));
+  uint8_t entropy[32];
+  for (size_t i = 0; i < sizeof entropy; i += 4) {
+    const guint32 r = g_random_int();
+    std::memcpy(entropy + i, &r, 4);
+  }
+  UniqueFd urandom(::open("/dev/urandom", O_RDONLY | O_CLOEXEC));
+  if (urandom.valid()) {
+    const ssize_t n = ::read(urandom.get(), entropy, sizeof entropy);
+    (void)n;  // g_random_int's bytes stay where the read fell short
+  }
+  const std::vector<uint8_t> frames = anotify_encode_all_instructions(tokens, entropy, env_);
+  std::memset(entropy, 0, sizeof entropy);
+  if (Status st = anotify_->send_instructions(frames); !st.ok())
+    append_log(fmt("== anotify: cannot send the guest its instructions: %s ==\n", st.error().message.c_str()));
+}
+
+// Repeats query-migrate every 10 ms until the migration has completed or failed.
+void ArrowProcess::poll_migration(std::function<void(const Status&)> done) {
+  if (!monitor_) return done(make_error(VIR_ERR_OPERATION_FAILED, _("QEMU's monitor is gone")));
+  std::weak_ptr<bool> alive = alive_;
+  monitor_->execute("query-migrate", [this, alive, done](Result<JsonValue> r) {
+    if (alive.expired()) return;
+    if (!r.ok()) return done(r.error());
+    const std::string status = (*r)["status"].as_string();
+    if (status == "completed") return done(Status());
+    if (status == "failed" || status == "cancelled") {
+      const std::string desc = (*r)["error-desc"].as_string();
+      return done(make_error(VIR_ERR_OPERATION_FAILED,
+                             fmt(_("QEMU could not %1$s the Arrow's device state: %2$s"),
+                                 mode_ == StartMode::Restore ? "load" : "save", desc.empty() ? status.c_str() : desc.c_str())));
+    }
+    migrate_poll_ = g_timeout_add(10, +[](gpointer self) -> gboolean {
+      auto* p = static_cast<ArrowProcess*>(self);
+      p->migrate_poll_ = 0;
+      p->poll_migration(p->migration_done_);
+      return G_SOURCE_REMOVE;
+    }, this);
+    migration_done_ = done;
+  });
+}
+
+static JsonValue ignore_shared_capability() {
+  JsonValue cap = JsonValue::object({{"capability", JsonValue::string("x-ignore-shared")},
+                                     {"state", JsonValue::boolean(true)}});
+  return JsonValue::object({{"capabilities", JsonValue::array({cap})}});
+}
+
+void ArrowProcess::restore_image() {
+  monitor_->execute("migrate-set-capabilities", ignore_shared_capability(), [this](Result<JsonValue> r) {
+    if (!r.ok()) return fail_start(r.error());
+    monitor_->pass_fd("state", state_fd_.get(), [this](Result<JsonValue> rfd) {
+    state_fd_.reset();
+    if (!rfd.ok()) return fail_start(rfd.error());
+    monitor_->execute("migrate-incoming", JsonValue::object({{"uri", JsonValue::string("fd:state")}}), [this](Result<JsonValue> r2) {
+      if (!r2.ok()) return fail_start(r2.error());
+      poll_migration([this](const Status& st) {
+        if (!st.ok()) return fail_start(st.error());
+        send_all_instructions();
+        pristine_ = true;
+        if (start_paused_) return report_started();
+        monitor_->execute("cont", [this](Result<JsonValue> r3) {
+          if (!r3.ok()) return fail_start(r3.error());
+          pristine_ = false;
+          report_started();
+        });
+      });
+    });
+    });
+  });
+}
+
+void ArrowProcess::save_template() {
+  if (template_reported_ || !monitor_) return;
+  monitor_->execute("stop", [this](Result<JsonValue> r) {
+    if (!r.ok()) return report_template(r.error());
+    monitor_->execute("migrate-set-capabilities", ignore_shared_capability(), [this](Result<JsonValue> r2) {
+      if (!r2.ok()) return report_template(r2.error());
+      monitor_->pass_fd("state", state_fd_.get(), [this](Result<JsonValue> rfd) {
+        state_fd_.reset();
+        if (!rfd.ok()) return report_template(rfd.error());
+        monitor_->execute("migrate", JsonValue::object({{"uri", JsonValue::string("fd:state")}}), [this](Result<JsonValue> r3) {
+          if (!r3.ok()) return report_template(r3.error());
+          poll_migration([this](const Status& st) { report_template(st); });
+        });
+      });
+    });
+  });
+}
+
+void ArrowProcess::report_template(const Status& st) {
+  if (template_reported_) return;
+  template_reported_ = true;
+  if (callbacks_.template_saved) callbacks_.template_saved(st);
+}
+
+void ArrowProcess::report_started() {
+  if (start_reported_) return;
+  start_reported_ = true;
+  if (start_timer_) g_source_remove(start_timer_);
+  start_timer_ = 0;
+  if (callbacks_.started) callbacks_.started(Status());
+}
+
 void ArrowProcess::on_qmp_ready() {
+  if (mode_ == StartMode::Restore) return restore_image();
   if (adopted_) {
     start_reported_ = true;
     if (start_timer_) g_source_remove(start_timer_);
@@ -457,7 +597,7 @@ void ArrowProcess::on_child_exit(int wait_status, bool status_known) {
                                                       name_.c_str(), tail.empty() ? "?" : tail.c_str())));
     if (!*alive) return;
   }
-  for (guint* id : {&child_watch_, &pidfd_watch_, &exit_poll_, &start_timer_, &escalate_timer_}) {
+  for (guint* id : {&child_watch_, &pidfd_watch_, &exit_poll_, &start_timer_, &escalate_timer_, &migrate_poll_}) {
     if (*id) g_source_remove(*id);
     *id = 0;
   }

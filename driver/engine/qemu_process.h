@@ -78,6 +78,23 @@ struct ProcessExit {
   ExitCause cause = ExitCause::Failed;
 };
 
+// How a start gets its guest (ARCHITECTURE.md, "Templates").
+enum class StartMode {
+  Cold,          // boot the kernel with ainit's instructions on its command line
+  MakeTemplate,  // boot with arrow.wait=1, RAM shared in the image file; at
+                 // ainit's INSTRUCTIONS_WANTED(all), stop and save the device
+                 // state (x-ignore-shared: the RAM is already in the file)
+  Restore,       // map the image's RAM copy-on-write, load its device state,
+                 // then send ainit every instruction
+};
+
+struct StartImage {
+  StartMode mode = StartMode::Cold;
+  UniqueFd ram;     // the image, read-write (QEMU maps it; a restore never writes it)
+  UniqueFd state;   // positioned at the device state: written (MakeTemplate) or read (Restore)
+  bool paused = false;  // Restore: leave the vCPUs stopped (a paused start or restore)
+};
+
 class ArrowProcess {
  public:
   // How often an adopted QEMU is looked at when the kernel has no pidfds.
@@ -98,6 +115,9 @@ class ArrowProcess {
     // Once, last: QEMU is gone, every socket and the pid file removed. The
     // object may be destroyed from here.
     std::function<void(const ProcessExit&)> exited;
+    // MakeTemplate only: the device state is saved (OK) or could not be.
+    // QEMU stays stopped; the owner destroys it.
+    std::function<void(const Status&)> template_saved;
   };
 
   // Spawns QEMU for DEF. CTX.log_path is the log (created 0600, appended);
@@ -110,7 +130,8 @@ class ArrowProcess {
   // behind.
   static Result<std::unique_ptr<ArrowProcess>> start(const ArrowDef& def, CommandContext ctx,
                                                      const std::string& run_dir, Callbacks callbacks,
-                                                     const ChildConfinement* confinement = nullptr);
+                                                     const ChildConfinement* confinement = nullptr,
+                                                     StartImage image = {});
 
   // Takes over a QEMU started by an earlier instance: PID must be a live
   // process whose command line names guest=NAME; reconnects to the sockets
@@ -152,6 +173,12 @@ class ArrowProcess {
 
   // How the log is rotated from now on (default: LogPolicy's).
   void set_log_policy(const LogPolicy& policy) { log_policy_ = policy; }
+
+  // Started from an image (Restore) and its vCPUs never ran since: the
+  // guest is still the image's, so saving it is copying the image.
+  bool pristine() const { return pristine_; }
+  // Lets the vCPUs of a paused start run (QMP cont); ends pristine().
+  void note_resumed() { pristine_ = false; }
 
   // Writes to the guest console (virsh console input).
   Status console_write(std::span<const uint8_t> bytes);
@@ -221,7 +248,23 @@ class ArrowProcess {
   // once when the guest asks (INSTRUCTIONS_WANTED).
   std::vector<uint8_t> instructions_;
   bool instructions_sent_ = false;
-  void on_instructions_wanted();
+  void on_instructions_wanted(bool all);
+  // Templates (StartImage).
+  StartMode mode_ = StartMode::Cold;
+  bool start_paused_ = false;
+  bool pristine_ = false;
+  bool template_reported_ = false;
+  std::string instruction_tokens_;  // Restore: ainit's arrow.* tokens
+  guint migrate_poll_ = 0;
+  UniqueFd state_fd_;  // the image's device state, handed to QEMU by getfd
+  void restore_image();
+  void save_template();
+  void poll_migration(std::function<void(const Status&)> done);
+  void send_all_instructions();
+  void report_template(const Status& st);
+  void report_started();
+  std::function<void(const Status&)> migration_done_;
+  std::vector<std::string> env_;  // Restore: "NAME=VALUE" of every <initenv>
   UniquePath monitor_path_, console_path_, anotify_path_, stdout_path_, serial_path_, pid_path_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
