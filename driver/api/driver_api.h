@@ -209,6 +209,41 @@ class DriverApi {
     return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainSetMetadata"));
   }
 
+  // Saved images (ARCHITECTURE.md, "Templates"): virDomainSave(Flags) to
+  // the file TO (DXML: the XML the image keeps, FLAGS: VIR_DOMAIN_SAVE_*),
+  // virDomainRestore(Flags) from FROM (DXML: the restored Arrow's XML, which
+  // may change only what a clone may), the XML in an image and its
+  // replacement, and the managed save image of an Arrow.
+  virtual void domain_save(const DomainRef&, const std::string& /*to*/, const std::optional<std::string>& /*dxml*/,
+                           unsigned /*flags*/, Reply<void> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainSave")));
+  }
+  virtual void domain_restore(const std::string& /*from*/, const std::optional<std::string>& /*dxml*/,
+                              unsigned /*flags*/, Reply<void> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainRestore")));
+  }
+  virtual Result<std::string> save_image_get_xml_desc(const std::string& /*file*/, unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainSaveImageGetXMLDesc"));
+  }
+  virtual Status save_image_define_xml(const std::string& /*file*/, const std::string& /*dxml*/, unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainSaveImageDefineXML"));
+  }
+  virtual void domain_managed_save(const DomainRef&, unsigned /*flags*/, Reply<void> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainManagedSave")));
+  }
+  // No image: false (virt-manager hides a domain whose probe fails otherwise).
+  virtual Result<bool> domain_has_managed_save_image(const DomainRef&, unsigned /*flags*/) { return false; }
+  virtual Status domain_managed_save_remove(const DomainRef&, unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainManagedSaveRemove"));
+  }
+  virtual Result<std::string> domain_managed_save_get_xml_desc(const DomainRef&, unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainManagedSaveGetXMLDesc"));
+  }
+  virtual Status domain_managed_save_define_xml(const DomainRef&, const std::optional<std::string>& /*dxml*/,
+                                                unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainManagedSaveDefineXML"));
+  }
+
   // Events: the driver calls every subscriber for every event, in order, on
   // the main loop. Each front end subscribes once.
   using EventListener = std::function<void(const ArrowEvent&)>;

@@ -105,7 +105,7 @@ LauncherFactory make_process_launcher_factory();
 
 // What a stop in progress was asked for, to tell the exit's meaning.
 // BootTimeout: the boot watchdog stops a guest that never booted.
-enum class StopIntent { None, Destroy, Shutdown, Reboot, BootTimeout };
+enum class StopIntent { None, Destroy, Shutdown, Reboot, BootTimeout, Save };
 
 class ArrowDomain {
  public:
@@ -121,6 +121,10 @@ class ArrowDomain {
   ArrowState state = ArrowState::Shutoff;
   int reason = 0;  // the virDomain*Reason matching state
   StopIntent stop_intent = StopIntent::None;
+  // The next start's guest: an image to restore ("" for a boot template or
+  // a cold boot), and whether its vCPUs stay stopped (a paused start).
+  std::string restore_from;
+  bool restore_paused = false;
   bool removed = false;  // dropped from the registry; queued jobs must fail
 
   // The QEMU of an active Arrow, and what its runtime status records.

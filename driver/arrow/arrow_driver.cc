@@ -289,6 +289,11 @@ Status ArrowDriver::domain_undefine(const DomainRef& ref, unsigned flags) {
   TRY(check_state(DomainOp::Undefine, dom->state));
   if (!dom->persistent)
     return make_error(VIR_ERR_OPERATION_INVALID, _("cannot undefine transient domain"));
+  if (const std::string managed = managed_save_path(dom->name()); !managed.empty() && ::access(managed.c_str(), F_OK) == 0) {
+    if (!(flags & VIR_DOMAIN_UNDEFINE_MANAGED_SAVE))
+      return make_error(VIR_ERR_OPERATION_INVALID, _("Refusing to undefine while domain managed save image exists"));
+    if (::unlink(managed.c_str()) < 0 && errno != ENOENT) return system_error("remove", managed, errno);
+  }
   TRY(set_autostart_link(conf_.config_dir, dom->name(), false));
   dom->autostart = false;  // the link is gone, whatever happens to the config
   TRY(remove_file_durable(config_path(dom->name())));
@@ -353,9 +358,16 @@ void ArrowDriver::start_job(const DomainPtr& dom, unsigned flags, Reply<DomainRe
     return done(st.error());
   }
   bool paused = flags & VIR_DOMAIN_START_PAUSED;
+  dom->restore_paused = paused;
+  // A managed save image is where a start resumes from (then it is removed).
+  const std::string managed = managed_save_path(dom->name());
+  if (dom->restore_from.empty() && ::access(managed.c_str(), F_OK) == 0) dom->restore_from = managed;
   dom->last_exit_status.reset();
   dom->last_exit_signal = 0;
-  launch(dom, next_id_++, [this, dom, paused, done](Status st) {
+  launch(dom, next_id_++, [this, dom, paused, managed, done](Status st) {
+    const std::string restored = std::exchange(dom->restore_from, std::string());
+    dom->restore_paused = false;
+    if (st.ok() && restored == managed) ::unlink(managed.c_str());
     if (!st.ok()) {
       if (dom->next_def) {  // a create_xml over a persistent Arrow: back to its config
         dom->def = std::move(*dom->next_def);
@@ -411,6 +423,8 @@ Result<std::unique_ptr<ArrowLauncher>> ArrowDriver::make_launcher(const DomainPt
   spec.cgroup_parent = conf_.cgroup_parent;
   spec.log_policy = conf_.log_policy;
   spec.template_dir = conf_.template_dir;
+  spec.image_path = dom->restore_from;
+  spec.image_paused = dom->restore_paused;
   dom->anotify.heartbeat_s = spec.heartbeat_s;
   return options_.launcher_factory(spec, launch_events(dom));
 }
@@ -582,6 +596,7 @@ void ArrowDriver::on_exited(const DomainPtr& dom, ExitCause cause) {
   }
   if (intent == StopIntent::BootTimeout)
     return stopped(dom, VIR_DOMAIN_SHUTOFF_FAILED, VIR_DOMAIN_EVENT_STOPPED_FAILED);
+  if (intent == StopIntent::Save) return stopped(dom, VIR_DOMAIN_SHUTOFF_SAVED, VIR_DOMAIN_EVENT_STOPPED_SAVED);
   if (intent == StopIntent::Destroy || cause == ExitCause::Killed) {
     stopped(dom, VIR_DOMAIN_SHUTOFF_DESTROYED, VIR_DOMAIN_EVENT_STOPPED_DESTROYED);
     return;

@@ -92,6 +92,19 @@ class ArrowDriver final : public DriverApi {
                                                           unsigned flags, std::shared_ptr<StreamPeer> peer) override;
   Status domain_send_process_signal(const DomainRef& dom, int64_t pid, unsigned signum, unsigned flags) override;
 
+  // Saved images, templates and clones (arrow_driver_save.cc).
+  void domain_save(const DomainRef& dom, const std::string& to, const std::optional<std::string>& dxml, unsigned flags,
+                   Reply<void> done) override;
+  void domain_restore(const std::string& from, const std::optional<std::string>& dxml, unsigned flags,
+                      Reply<void> done) override;
+  Result<std::string> save_image_get_xml_desc(const std::string& file, unsigned flags) override;
+  Status save_image_define_xml(const std::string& file, const std::string& dxml, unsigned flags) override;
+  void domain_managed_save(const DomainRef& dom, unsigned flags, Reply<void> done) override;
+  Result<bool> domain_has_managed_save_image(const DomainRef& dom, unsigned flags) override;
+  Status domain_managed_save_remove(const DomainRef& dom, unsigned flags) override;
+  Result<std::string> domain_managed_save_get_xml_desc(const DomainRef& dom, unsigned flags) override;
+  Status domain_managed_save_define_xml(const DomainRef& dom, const std::optional<std::string>& dxml,
+                                        unsigned flags) override;
   // Title, description and <metadata> elements (arrow_driver_metadata.cc).
   Result<std::string> domain_get_metadata(const DomainRef& dom, int type, const std::optional<std::string>& uri,
                                           unsigned flags) override;
@@ -138,6 +151,9 @@ class ArrowDriver final : public DriverApi {
   // Appends "== TEXT ==" to DOM's log file: why it failed, where users look.
   void note_in_log(const DomainPtr& dom, const std::string& text);
   void after_start(const DomainPtr& dom, bool paused, Reply<DomainRef> done);
+  std::string managed_save_path(const std::string& name) const;
+  void save_job(const DomainPtr& dom, const std::string& to, const std::optional<std::string>& dxml, unsigned flags,
+                Reply<void> done);
   void finish_job(const DomainPtr& dom);
   void on_app_exited(const DomainPtr& dom, int status, int signal);
   void on_exited(const DomainPtr& dom, ExitCause cause);

@@ -43,7 +43,7 @@ class ProcessLauncher final : public ArrowLauncher {
         gchar* hex = g_compute_checksum_for_string(G_CHECKSUM_SHA256, layout_.data(), static_cast<gssize>(layout_.size()));
         template_path_ = spec_.template_dir + "/" + std::string(hex).substr(0, 16) + ".img";
         g_free(hex);
-        if (::access(template_path_.c_str(), F_OK) == 0) return restore(template_path_, false, done);
+        if (::access(template_path_.c_str(), F_OK) == 0) return restore(template_path_, spec_.image_paused, done);
         if (make_template(done)) return;
       } else {
         note(fmt("no boot template for this Arrow (%s): booting it cold", layout.error().message.c_str()));
@@ -250,7 +250,7 @@ class ProcessLauncher final : public ArrowLauncher {
         static_cast<ProcessLauncher*>(self)->builder_.reset();
         return G_SOURCE_REMOVE;
       }, this);
-      if (template_made_) return restore(template_path_, false, done);
+      if (template_made_) return restore(template_path_, spec_.image_paused, done);
       note("booting the Arrow cold");
       spawn(StartImage{}, done);
     };

@@ -23,7 +23,7 @@ using Digest = std::array<uint8_t, 32>;
 
 // Footer offsets.
 constexpr size_t kOffVersion = 8, kOffFooterSize = 12, kOffRam = 16, kOffState = 24, kOffXml = 32, kOffLayout = 40,
-                 kOffStateDigest = 48, kOffXmlDigest = 80, kOffLayoutDigest = 112,
+                 kOffStateDigest = 48, kOffXmlDigest = 80, kOffLayoutDigest = 112, kOffFlags = 144,
                  kOffSelfDigest = kImageFooterSize - 32;
 
 class Sha256 {
@@ -129,6 +129,7 @@ Result<SavedImage> read_saved_image(int fd, const std::string& path) {
   }
   if ((get64(f.data() + kOffFooterSize) & 0xffffffffu) != kImageFooterSize) return corrupt(path, _("bad footer size"));
   SavedImage img;
+  img.flags = get64(f.data() + kOffFlags);
   img.ram_size = get64(f.data() + kOffRam);
   img.state_length = get64(f.data() + kOffState);
   const uint64_t xml_len = get64(f.data() + kOffXml), layout_len = get64(f.data() + kOffLayout);
@@ -148,7 +149,7 @@ Result<SavedImage> read_saved_image(int fd, const std::string& path) {
 }
 
 Status finish_saved_image(int fd, const std::string& path, uint64_t ram_size, const std::string& xml,
-                          const std::string& layout) {
+                          const std::string& layout, uint64_t flags) {
   struct stat st {};
   if (::fstat(fd, &st) < 0) return system_error("stat", path, errno);
   const uint64_t end = static_cast<uint64_t>(st.st_size);
@@ -162,6 +163,7 @@ Status finish_saved_image(int fd, const std::string& path, uint64_t ram_size, co
   put64(f.data() + kOffState, state_len);
   put64(f.data() + kOffXml, xml.size());
   put64(f.data() + kOffLayout, layout.size());
+  put64(f.data() + kOffFlags, flags);
   const Digest state = TRY(digest_range(fd, ram_size, state_len, path));
   std::memcpy(f.data() + kOffStateDigest, state.data(), 32);
   std::memcpy(f.data() + kOffXmlDigest, sha256(xml).data(), 32);
@@ -177,7 +179,7 @@ Status finish_saved_image(int fd, const std::string& path, uint64_t ram_size, co
 }
 
 Status copy_saved_image(int src_fd, const SavedImage& src, int dst_fd, const std::string& dst_path,
-                        const std::string& xml) {
+                        const std::string& xml, uint64_t flags) {
   if (::ftruncate(dst_fd, 0) < 0) return system_error("truncate", dst_path, errno);
   uint64_t left = src.ram_size + src.state_length;
   loff_t in = 0, out = 0;
@@ -188,7 +190,7 @@ Status copy_saved_image(int src_fd, const SavedImage& src, int dst_fd, const std
     if (n == 0) return make_error(VIR_ERR_OPERATION_FAILED, fmt(_("the image being copied to '%1$s' shrank"), dst_path.c_str()));
     left -= static_cast<uint64_t>(n);
   }
-  return finish_saved_image(dst_fd, dst_path, src.ram_size, xml, src.layout);
+  return finish_saved_image(dst_fd, dst_path, src.ram_size, xml, src.layout, flags);
 }
 
 std::string layout_mismatch(const std::string& image, const std::string& host) {

@@ -24,7 +24,12 @@ namespace arrow {
 inline constexpr uint32_t kImageFormatVersion = 1;
 inline constexpr uint64_t kImageFooterSize = 4096;
 
+// Footer flags.
+inline constexpr uint64_t kImagePaused = 1;         // restore with the vCPUs stopped (VIR_DOMAIN_SAVE_PAUSED)
+inline constexpr uint64_t kImageNoEnvironment = 2;  // the XML's <initenv> were left out (they may be secrets)
+
 struct SavedImage {
+  uint64_t flags = 0;
   uint64_t ram_size = 0;
   uint64_t state_length = 0;
   std::string xml;
@@ -40,13 +45,13 @@ Result<SavedImage> read_saved_image(int fd, const std::string& path);
 // Completes an image whose RAM (RAM_SIZE bytes) and device state QEMU has
 // written to FD: appends the XML, the layout and the footer, and syncs.
 Status finish_saved_image(int fd, const std::string& path, uint64_t ram_size, const std::string& xml,
-                          const std::string& layout);
+                          const std::string& layout, uint64_t flags = 0);
 
 // Writes to DST a copy of the image SRC (open at SRC_FD) with XML as its
 // domain XML: RAM and state are copied (copy_file_range, which shares
 // extents where the filesystem can), then finished as above.
 Status copy_saved_image(int src_fd, const SavedImage& src, int dst_fd, const std::string& dst_path,
-                        const std::string& xml);
+                        const std::string& xml, uint64_t flags);
 
 // Why an image made with layout IMAGE cannot be restored where the Arrow
 // needs layout HOST, in words naming the first difference (QEMU, the kernel,

@@ -315,10 +315,90 @@ Status domain_is_updated(Call& call, XdrWriter& ret) {
 Status domain_has_managed_save_image(Call& call, XdrWriter& ret) {
   unsigned flags = 0;
   DomainRef dom = TRY(dom_flags_args(call, flags));
-  TRY(check_flags(flags, 0, "virDomainHasManagedSaveImage"));
-  TRY(existing(call, dom));
-  ret.i32(0);
+  bool has = TRY(call.driver.domain_has_managed_save_image(dom, flags));
+  ret.i32(has ? 1 : 0);
   return {};
+}
+
+// Saved images (remote_protocol.x: remote_domain_save*_args, *_restore*_args).
+Status domain_save(Call& call, XdrWriter&) {
+  DomainRef dom = read_domain(call.args);
+  std::string to = call.args.string(kStringMax);
+  TRY(decoded(call.args));
+  call.driver.domain_save(dom, to, std::nullopt, 0, answer(call.defer()));
+  return {};
+}
+
+Status domain_save_flags(Call& call, XdrWriter&) {
+  DomainRef dom = read_domain(call.args);
+  std::string to = call.args.string(kStringMax);
+  std::optional<std::string> dxml = call.args.optional_string(kStringMax);
+  unsigned flags = call.args.u32();
+  TRY(decoded(call.args));
+  call.driver.domain_save(dom, to, dxml, flags, answer(call.defer()));
+  return {};
+}
+
+Status domain_restore(Call& call, XdrWriter&) {
+  std::string from = call.args.string(kStringMax);
+  TRY(decoded(call.args));
+  call.driver.domain_restore(from, std::nullopt, 0, answer(call.defer()));
+  return {};
+}
+
+Status domain_restore_flags(Call& call, XdrWriter&) {
+  std::string from = call.args.string(kStringMax);
+  std::optional<std::string> dxml = call.args.optional_string(kStringMax);
+  unsigned flags = call.args.u32();
+  TRY(decoded(call.args));
+  call.driver.domain_restore(from, dxml, flags, answer(call.defer()));
+  return {};
+}
+
+Status domain_save_image_get_xml_desc(Call& call, XdrWriter& ret) {
+  std::string file = call.args.string(kStringMax);
+  unsigned flags = call.args.u32();
+  TRY(decoded(call.args));
+  std::string xml = TRY(call.driver.save_image_get_xml_desc(file, flags));
+  ret.string(xml);
+  return {};
+}
+
+Status domain_save_image_define_xml(Call& call, XdrWriter&) {
+  std::string file = call.args.string(kStringMax);
+  std::string dxml = call.args.string(kStringMax);
+  unsigned flags = call.args.u32();
+  TRY(decoded(call.args));
+  return call.driver.save_image_define_xml(file, dxml, flags);
+}
+
+Status domain_managed_save(Call& call, XdrWriter&) {
+  unsigned flags = 0;
+  DomainRef dom = TRY(dom_flags_args(call, flags));
+  call.driver.domain_managed_save(dom, flags, answer(call.defer()));
+  return {};
+}
+
+Status domain_managed_save_remove(Call& call, XdrWriter&) {
+  unsigned flags = 0;
+  DomainRef dom = TRY(dom_flags_args(call, flags));
+  return call.driver.domain_managed_save_remove(dom, flags);
+}
+
+Status domain_managed_save_get_xml_desc(Call& call, XdrWriter& ret) {
+  unsigned flags = 0;
+  DomainRef dom = TRY(dom_flags_args(call, flags));
+  std::string xml = TRY(call.driver.domain_managed_save_get_xml_desc(dom, flags));
+  ret.string(xml);
+  return {};
+}
+
+Status domain_managed_save_define_xml(Call& call, XdrWriter&) {
+  DomainRef dom = read_domain(call.args);
+  std::optional<std::string> dxml = call.args.optional_string(kStringMax);
+  unsigned flags = call.args.u32();
+  TRY(decoded(call.args));
+  return call.driver.domain_managed_save_define_xml(dom, dxml, flags);
 }
 
 Status domain_list_all_snapshots(Call& call, XdrWriter& ret) {
