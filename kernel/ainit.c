@@ -15,7 +15,9 @@
 #include <sys/ioctl.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -24,6 +26,8 @@
 #define EXIT_GRACE_MS 1000   /* for the processes left when the application ends */
 #define DRAIN_MS 2000        /* for the host to take the last frames */
 #define INSTRUCTIONS_MS 20000 /* for the host's answer to INSTRUCTIONS_WANTED */
+/* The systemd notify protocol: the application says READY=1 here. */
+#define NOTIFY_PATH "/run/arrow-notify"
 
 struct ainit {
   struct ainit_config cfg;
@@ -42,6 +46,8 @@ struct ainit {
   uint32_t early_grace;
   int32_t early_signal;
   struct output_relay out; /* pipe mode: the application's stdout/stderr */
+  int notify;         /* datagram socket at NOTIFY_PATH, -1 if none */
+  int ready_sent;     /* ANOTIFY_READY sent */
 };
 
 /* Why the child did not reach the application, sent to the parent through a
@@ -107,14 +113,15 @@ static const char *env_value(char **env, size_t n, const char *name) {
   return NULL;
 }
 
-/* PATH, HOME and USER unless the host's environment sets them, then that in order. */
+/* PATH, HOME, USER and NOTIFY_SOCKET unless the host's environment sets
+ * them, then that in order. */
 static char **build_env(const struct ainit_config *cfg) {
-  static const char *const names[] = {"PATH", "HOME", "USER"};
-  const char *values[] = {AINIT_DEFAULT_PATH, cfg->home, cfg->user};
-  char **env = calloc(cfg->nenv + 4, sizeof *env);
+  static const char *const names[] = {"PATH", "HOME", "USER", "NOTIFY_SOCKET"};
+  const char *values[] = {AINIT_DEFAULT_PATH, cfg->home, cfg->user, NOTIFY_PATH};
+  char **env = calloc(cfg->nenv + 5, sizeof *env);
   size_t n = 0;
   if (!env) return NULL;
-  for (size_t i = 0; i < 3; i++) {
+  for (size_t i = 0; i < 4; i++) {
     if (env_value(cfg->env, cfg->nenv, names[i])) continue;
     size_t len = strlen(names[i]) + strlen(values[i]) + 2;
     if (!(env[n] = malloc(len))) return NULL;
@@ -205,7 +212,37 @@ static void __attribute__((noreturn)) child(const struct ainit_config *cfg, char
   _exit(status);
 }
 
+/* The notify socket every user may write to; without it the application
+ * runs all the same (NOTIFY_SOCKET then names nothing). */
+static void open_notify(struct ainit *s) {
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  memcpy(a.sun_path, NOTIFY_PATH, sizeof NOTIFY_PATH);
+  s->notify = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s->notify >= 0 && (bind(s->notify, (struct sockaddr *)&a, sizeof a) < 0 || chmod(NOTIFY_PATH, 0666) < 0)) {
+    ainit_log("no notify socket at %s: %s", NOTIFY_PATH, strerror(errno));
+    close(s->notify);
+    s->notify = -1;
+  }
+}
+
+/* A datagram on the notify socket: READY=1 among its lines is reported to
+ * the host once (ANOTIFY_READY); the rest of the protocol is ignored. */
+static void read_notify(struct ainit *s) {
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(s->notify, buf, sizeof buf - 1, 0)) >= 0) {
+    buf[n] = '\0';
+    for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+      if (strncmp(line, "READY=1", 7) == 0 && (line[7] == '\n' || line[7] == '\0') && !s->ready_sent) {
+        s->ready_sent = 1;
+        anotify_send(&s->an, ANOTIFY_READY, "", 0, 1);
+      }
+    }
+  }
+}
+
 static void start_app(struct ainit *s) {
+  open_notify(s);
   char **argv = build_argv(&s->cfg), **envp = build_env(&s->cfg);
   int pipefd[2];
   if (!argv || !envp) fatal(s, "out of memory");
@@ -506,15 +543,16 @@ static void supervise(struct ainit *s) {
     int timeout = timeout_until(now, next_hb, -1);
     timeout = timeout_until(now, s->kill_at, timeout);
     if (!s->an.connected && s->an.outlen) timeout = timeout_until(now, now + 200, timeout);
-    struct pollfd p[5] = {{s->sigfd, POLLIN, 0}, {s->kmsg, POLLIN, 0},
+    struct pollfd p[6] = {{s->sigfd, POLLIN, 0}, {s->kmsg, POLLIN, 0},
                           {s->an.fd >= 0 && s->an.connected ? s->an.fd : -1, POLLIN, 0}, output_pollfd(&s->out),
-                          {s->oom_killed ? -1 : s->oom.fd, POLLPRI, 0}};
+                          {s->oom_killed ? -1 : s->oom.fd, POLLPRI, 0}, {s->notify, POLLIN, 0}};
 #ifdef AINIT_OOM_TRACE /* measuring (BOOT.md, "Out of memory"): a sample every 250 ms */
     static uint64_t next_trace;
     if (now >= next_trace) oom_trace(), next_trace = now + 250;
     timeout = timeout_until(now, next_trace, timeout);
 #endif
-    int n = poll(p, 5, timeout); /* negative fds are skipped */
+    int n = poll(p, 6, timeout); /* negative fds are skipped */
+    if (n > 0 && p[5].revents) read_notify(s);
     if (n > 0 && p[3].revents) output_step(&s->out, p[3].revents);
     /* The kernel log first: an OOM report precedes the victim's reaping. */
     if (n > 0 && p[1].revents) check_oom(s);
@@ -601,7 +639,7 @@ static void setup(struct ainit *s, uint64_t boot_ms) {
 }
 
 int main(void) {
-  static struct ainit s = {.sigfd = -1, .kmsg = -1, .an = {.fd = -1}, .oom = {.fd = -1},
+  static struct ainit s = {.sigfd = -1, .kmsg = -1, .an = {.fd = -1}, .oom = {.fd = -1}, .notify = -1,
                            .out = {.pipe_rd = -1, .pipe_wr = -1, .port = -1}};
   uint64_t boot_ms = uptime_ms();
   sigset_t set;

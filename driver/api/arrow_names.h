@@ -20,6 +20,7 @@ inline constexpr char kStatHeartbeatPeriod[] = "arrow.heartbeat.period";  // uin
 inline constexpr char kStatHeartbeatLastMs[] = "arrow.heartbeat.last_ms"; // ullong, guest uptime in ms
 inline constexpr char kStatHeartbeatMissed[] = "arrow.heartbeat.missed";  // boolean
 inline constexpr char kStatOomPid[] = "arrow.oom.pid";                    // uint, the guest pid killed
+inline constexpr char kStatReady[] = "arrow.ready";                       // boolean: READY=1 came (notify protocol)
 
 // <metadata>: the namespace of Arrow's own elements, and those elements.
 inline constexpr char kArrowMetadataNs[] = "urn:x-arrow:domain:1";

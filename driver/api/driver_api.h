@@ -95,6 +95,7 @@ enum class ArrowEventKind {
   AppStarted,       // Anotify APP_STARTED: `pid`
   AppExited,        // Anotify APP_EXITED: `status`, `signal`
   OutOfMemory,      // Anotify OOM: `pid` (0 if unknown)
+  AppReady,         // Anotify READY: the application said READY=1 (systemd's notify protocol)
   Heartbeat,        // Anotify HEARTBEAT: `uptime_ms` (guest)
   MetadataChange,   // virDomainSetMetadata succeeded: `metadata_type`, `uri` (ELEMENT only);
                     // libvirt's METADATA_CHANGE event

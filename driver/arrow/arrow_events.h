@@ -64,6 +64,7 @@ class HeartbeatWatch {
 // What Anotify told the driver about the current run of an Arrow.
 struct AnotifyState {
   bool started_emitted = false;  // STARTED/BOOTED sent for this run
+  bool ready = false;            // the application said READY=1 in this run
   bool oom = false;              // an OOM kill was reported in this run
   uint32_t oom_pid = 0;
   std::optional<uint64_t> last_heartbeat_ms;  // guest uptime of the last heartbeat
@@ -82,6 +83,7 @@ struct AnotifyState {
     started_emitted = started_emitted && same_id;
     oom = false;
     oom_pid = 0;
+    ready = false;
     last_heartbeat_ms.reset();
     heartbeat_s = period_s;
     watch.stop();

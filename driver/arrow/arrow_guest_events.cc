@@ -115,6 +115,13 @@ void ArrowDriver::on_anotify(const DomainPtr& dom, const AnotifyEvent& msg) {
     ev.uptime_ms = hb->uptime_ms;
     return publish_guest(dom, ev);
   }
+  if (std::holds_alternative<AnotifyReady>(msg)) {
+    dom->anotify.ready = true;
+    guest_log(dom, _("the application is ready (READY=1)"));
+    ArrowEvent ev;
+    ev.kind = ArrowEventKind::AppReady;
+    return publish_guest(dom, ev);
+  }
   if (const auto* err = std::get_if<AnotifyError>(&msg)) guest_log(dom, err->text);
   // BOOTED only tells that ainit runs; nothing waits for it.
 }
@@ -135,6 +142,7 @@ void ArrowDriver::add_anotify_stats(const ArrowDomain& dom, std::vector<TypedPar
     params.push_back(typed_param(kStatHeartbeatLastMs, T::ULLong, int64_t(*dom.anotify.last_heartbeat_ms)));
   params.push_back(typed_param(kStatHeartbeatMissed, T::Boolean, dom.anotify.watch.missed()));
   if (dom.anotify.oom) params.push_back(typed_param(kStatOomPid, T::UInt, dom.anotify.oom_pid));
+  params.push_back(typed_param(kStatReady, T::Boolean, dom.anotify.ready));
 }
 
 }  // namespace arrow

@@ -67,6 +67,16 @@ class ProcessLauncher final : public ArrowLauncher {
     // not lost, and an ainit still waiting gets none and says so on ttyS0.
     Result<std::vector<uint8_t>> instructions = build_private_instructions(spec_.def);
     if (instructions.ok()) process_->set_private_instructions(std::move(instructions.value()));
+    // An Arrow restored from an image whose ainit still waits (a restart
+    // between the restore and its instructions) asks for all of them.
+    if (Result<CommandContext> ctx = context(); ctx.ok()) {
+      ctx->wall_clock_ms = 0;
+      if (Result<std::string> tokens = build_instruction_tokens(spec_.def, *ctx); tokens.ok()) {
+        std::vector<std::string> env;
+        for (const EnvVar& var : spec_.def.initenv) env.push_back(var.name + "=" + var.value);
+        process_->set_all_instructions(std::move(tokens.value()), std::move(env));
+      }
+    }
     // The adopted QEMU's leaf is ours to remove when it exits.
     if (!spec_.cgroup_parent.empty()) leaf_ = CgroupLeaf::existing(spec_.cgroup_parent, spec_.def.name);
   }

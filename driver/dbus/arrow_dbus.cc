@@ -191,6 +191,8 @@ void ArrowDbus::on_event(const ArrowEvent& ev) {
       return emit(path, kAnotifyIface, "ApplicationExited", g_variant_new("(ii)", ev.status, ev.signal));
     case ArrowEventKind::OutOfMemory:
       return emit(path, kAnotifyIface, "OutOfMemory", nullptr);
+    case ArrowEventKind::AppReady:
+      return emit(path, kAnotifyIface, "ApplicationReady", nullptr);
     case ArrowEventKind::Heartbeat:
       return emit(path, kAnotifyIface, "Heartbeat", g_variant_new("(t)", static_cast<guint64>(ev.uptime_ms)));
     case ArrowEventKind::Reboot:

@@ -390,6 +390,7 @@ void ArrowProcess::on_instructions_wanted(bool all) {
     // one asks again of a host end it had not seen (each ask, one whole set).
     if (mode_ == StartMode::MakeTemplate) return save_template();
     if (mode_ == StartMode::Restore && instructions_sent_) return send_all_instructions();
+    if (adopted_ && !instruction_tokens_.empty()) return send_all_instructions();
     return;
   }
   if (instructions_sent_ || !anotify_ || !anotify_->is_open()) return;

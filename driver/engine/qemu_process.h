@@ -170,6 +170,13 @@ class ArrowProcess {
   // of its live definition), sent only if its ainit asks: one that adoption
   // interrupted during its boot. start() builds them itself.
   void set_private_instructions(std::vector<uint8_t> frames) { instructions_ = std::move(frames); }
+  // The same for an adopted QEMU restored from an image whose ainit still
+  // waits for all of its instructions (arrow.wait=1): the arrow.* tokens
+  // (build_instruction_tokens, without arrow.time) and the environment.
+  void set_all_instructions(std::string tokens, std::vector<std::string> env) {
+    instruction_tokens_ = std::move(tokens);
+    env_ = std::move(env);
+  }
 
   // How the log is rotated from now on (default: LogPolicy's).
   void set_log_policy(const LogPolicy& policy) { log_policy_ = policy; }

@@ -34,6 +34,7 @@ std::optional<LibvirtEvent> libvirt_event_of(const ArrowEvent& ev) {
       return LibvirtEvent{VIR_DOMAIN_EVENT_ID_WATCHDOG, VIR_DOMAIN_EVENT_WATCHDOG_NONE, 0};
     case ArrowEventKind::MetadataChange:
       return LibvirtEvent{VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, ev.metadata_type, 0, ev.uri};
+    case ArrowEventKind::AppReady:
     case ArrowEventKind::AppStarted:
     case ArrowEventKind::AppExited:
     case ArrowEventKind::OutOfMemory:
