@@ -26,7 +26,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"run", arrow::cli::cmd_run},         {"ps", arrow::cli::cmd_ps},     {"logs", arrow::cli::cmd_logs},
     {"stop", arrow::cli::cmd_stop},       {"rm", arrow::cli::cmd_rm},     {"inspect", arrow::cli::cmd_inspect},
-    {"events", arrow::cli::cmd_events},
+    {"events", arrow::cli::cmd_events},   {"template", arrow::cli::cmd_template},
 };
 
 // libvirt prints every error on stderr by default; arrow says them itself.

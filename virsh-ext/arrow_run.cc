@@ -19,6 +19,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "domain-xml/arrow_xml.h"
+#include "domain-xml/uuid.h"
 #include "util/i18n.h"
 #include "virsh-ext/arrow_cli.h"
 #include "virsh-ext/arrow_spec.h"
@@ -34,6 +36,8 @@ struct RunOptions {
   bool detach = false;
   bool rm = false;
   std::string program;  // as given
+  std::string from;     // --from IMAGE: a clone of a saved image or template
+  bool defines = false; // an option that defines a new Arrow (not allowed with --from)
 };
 
 int signal_pipe[2] = {-1, -1};
@@ -98,7 +102,10 @@ bool parse_run_args(const std::vector<std::string>& args, const std::string& cwd
       o.rm = true;
     } else if (take_value(args, i, a, "--name", nullptr, v)) {
       o.spec.name = v;
+    } else if (take_value(args, i, a, "--from", nullptr, v)) {
+      o.from = v;
     } else if (take_value(args, i, a, "--memory", "-m", v)) {
+      o.defines = true;
       Result<uint64_t> kib = parse_memory_kib(v);
       if (!kib.ok()) return say(kib.error().message), false;
       o.spec.memory_kib = kib.value();
@@ -127,6 +134,16 @@ bool parse_run_args(const std::vector<std::string>& args, const std::string& cwd
       say(fmt(_("unknown option '%1$s' for run (arrow run --help)"), a.c_str()));
       return false;
     }
+  }
+  if (!o.from.empty()) {
+    if (i < args.size() || o.defines || !o.spec.shares.empty() || !o.spec.env.empty() || !o.spec.workdir.empty() ||
+        !o.spec.user.empty()) {
+      say(_("arrow run --from IMAGE takes --name, --publish, --detach and --rm only: the program, its memory, "
+            "shares, environment, directory and user are the image's"));
+      return false;
+    }
+    if (o.from[0] != '/') o.from = cwd + "/" + o.from;
+    return true;
   }
   if (i >= args.size()) {
     say(_("no program given: arrow run [OPTIONS] -- PROGRAM [ARGS...]"));
@@ -321,11 +338,67 @@ int attach_console(virConnectPtr conn, virDomainPtr dom, const RunOptions& o, bo
 
 }  // namespace
 
+// arrow run --from IMAGE: a clone of the image (virDomainRestoreFlags with
+// the image's XML under a new name and UUID, with --publish's port forwards),
+// attached as `arrow run` attaches. A clone is transient: gone once stopped.
+int run_from(const Global& g, RunOptions& o) {
+  Owned<virConnect> conn = open_connection(g);
+  if (!conn) return kExitFailure;
+  char* image_xml = virDomainSaveImageGetXMLDesc(conn.get(), o.from.c_str(), VIR_DOMAIN_SAVE_IMAGE_XML_SECURE);
+  if (!image_xml) {
+    say_libvirt(fmt(_("cannot read the image '%1$s'"), o.from.c_str()));
+    return kExitFailure;
+  }
+  Result<ArrowDef> def = parse_domain_xml(image_xml);
+  std::free(image_xml);
+  if (!def.ok()) {
+    say(def.error().message);
+    return kExitFailure;
+  }
+  def->name = o.spec.name.empty() ? generated_name(def->init) : o.spec.name;
+  o.spec.name = def->name;
+  def->uuid = uuid_generate();
+  if (!o.spec.forwards.empty()) {
+    if (def->interfaces.empty()) def->interfaces.emplace_back();
+    Interface& iface = def->interfaces[0];
+    if (iface.type != InterfaceType::User) {
+      say(_("--publish: the image's network is a bridge, which has no port forwards"));
+      return kExitFailure;
+    }
+    iface.port_forwards.clear();
+    for (const Forward& f : o.spec.forwards) {
+      PortForward pf;
+      pf.address = "127.0.0.1";
+      pf.ranges.push_back(PortRange{f.host_port, 0, f.guest_port});
+      iface.port_forwards.push_back(pf);
+    }
+  }
+  if (Owned<virDomain> taken{virDomainLookupByName(conn.get(), def->name.c_str())}) {
+    say(fmt(_("the name '%1$s' is taken by another Arrow: choose another with --name"), def->name.c_str()));
+    return kExitFailure;
+  }
+  virResetLastError();
+  const std::string xml = format_domain_xml(def.value());
+  if (virDomainRestoreFlags(conn.get(), o.from.c_str(), xml.c_str(), 0) < 0) {
+    say_libvirt(fmt(_("cannot start '%1$s' from '%2$s'"), def->name.c_str(), o.from.c_str()));
+    return kExitFailure;
+  }
+  Owned<virDomain> dom(virDomainLookupByName(conn.get(), def->name.c_str()));
+  if (!dom) return say_libvirt(fmt(_("cannot find the Arrow '%1$s'"), def->name.c_str())), kExitFailure;
+  if (o.detach) {
+    std::printf("%s\n", def->name.c_str());
+    return 0;
+  }
+  const bool interactive = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
+  return attach_console(conn.get(), dom.get(), o, interactive);
+}
+
 int cmd_run(const Global& g, const std::vector<std::string>& args) {
   char cwd_buf[PATH_MAX];
   const std::string cwd = ::getcwd(cwd_buf, sizeof cwd_buf) ? cwd_buf : "/";
   RunOptions o;
   if (!parse_run_args(args, cwd, o)) return kExitFailure;
+  if (!o.from.empty()) return run_from(g, o);
   const char* path_env = std::getenv("PATH");
   Result<std::string> program = resolve_program(o.program, path_env ? path_env : "/usr/bin:/bin", cwd);
   if (!program.ok()) {

@@ -21,6 +21,7 @@ inline constexpr char kStatHeartbeatLastMs[] = "arrow.heartbeat.last_ms"; // ull
 inline constexpr char kStatHeartbeatMissed[] = "arrow.heartbeat.missed";  // boolean
 inline constexpr char kStatOomPid[] = "arrow.oom.pid";                    // uint, the guest pid killed
 inline constexpr char kStatReady[] = "arrow.ready";                       // boolean: READY=1 came (notify protocol)
+inline constexpr char kStatImage[] = "arrow.image";                       // string: the image or template it was restored from
 
 // <metadata>: the namespace of Arrow's own elements, and those elements.
 inline constexpr char kArrowMetadataNs[] = "urn:x-arrow:domain:1";

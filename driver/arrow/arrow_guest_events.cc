@@ -143,6 +143,13 @@ void ArrowDriver::add_anotify_stats(const ArrowDomain& dom, std::vector<TypedPar
   params.push_back(typed_param(kStatHeartbeatMissed, T::Boolean, dom.anotify.watch.missed()));
   if (dom.anotify.oom) params.push_back(typed_param(kStatOomPid, T::UInt, dom.anotify.oom_pid));
   params.push_back(typed_param(kStatReady, T::Boolean, dom.anotify.ready));
+  if (dom.launcher && !dom.launcher->image_source().empty()) {
+    TypedParam image;
+    image.field = kStatImage;
+    image.type = T::String;
+    image.s = dom.launcher->image_source();
+    params.push_back(std::move(image));
+  }
 }
 
 }  // namespace arrow
