@@ -129,7 +129,13 @@ void ArrowDriver::save_job(const DomainPtr& dom, const std::string& to, const st
     done(e);
   };
   ArrowLauncher* launcher = dom->launcher.get();
-  if (!launcher || launcher->image_source().empty() || !launcher->pristine()) {
+  if (launcher && launcher->image_source().empty()) {
+    return fail(make_error(VIR_ERR_OPERATION_INVALID,
+                           fmt(_("cannot save Arrow '%1$s': it was booted cold, not restored from a boot template "
+                                 "(none could be made for it: its log says why)"),
+                               dom->name().c_str())));
+  }
+  if (!launcher || !launcher->pristine()) {
     return fail(make_error(
         VIR_ERR_OPERATION_INVALID,
         fmt(_("cannot save Arrow '%1$s': its application has run, and QEMU cannot save a guest while one of its 9p "

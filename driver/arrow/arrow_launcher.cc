@@ -7,6 +7,9 @@
 #include <glib.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <map>
+
 #include "domain-xml/arrow_xml.h"
 #include "driver/engine/qemu_process.h"
 #include "driver/engine/saved_image.h"
@@ -17,13 +20,135 @@ namespace arrow {
 
 namespace {
 
+// The boot templates of one daemon (ARCHITECTURE.md, "Templates"). The
+// first start of a layout boots cold while the cache makes the layout's
+// template beside it, in a QEMU of its own (arrow.wait=1, RAM shared in the
+// image file, saved at ainit's INSTRUCTIONS_WANTED); later starts restore it.
+// A build outlives the start that asked for it; the cache outlives every
+// launcher (the factory and each launcher hold it).
+class TemplateCache {
+ public:
+  ~TemplateCache() {
+    for (auto& [path, b] : builds_)
+      if (b->timer) g_source_remove(b->timer);
+    g_idle_remove_by_data(this);
+  }
+
+  bool building(const std::string& path) const { return builds_.count(path) != 0; }
+
+  // Starts making the template PATH (layout LAYOUT) from SPEC's Arrow, unless
+  // one is being made. LOG: the Arrow's log, for a line saying so.
+  // DONE, when given, runs once the build has ended (true: the template is
+  // there), or at once (false) when none could be started.
+  void make(const std::string& path, const std::string& layout, const LaunchSpec& spec, const CommandContext& ctx,
+            const std::function<void(const std::string&)>& log, std::function<void(bool)> done = nullptr) {
+    if (auto it = builds_.find(path); it != builds_.end()) {
+      if (done) it->second->waiters.push_back(std::move(done));
+      return;
+    }
+    auto b = std::make_unique<Build>();
+    if (done) b->waiters.push_back(done);
+    auto failed = [&](const std::string& why) {
+      log("cannot make a boot template: " + why);
+      if (done) done(false);
+    };
+    b->path = path;
+    const std::string part = path + ".part";
+    ::unlink(part.c_str());  // a build of an earlier daemon, cut short
+    StartImage image;
+    image.mode = StartMode::MakeTemplate;
+    image.ram.reset(::open(part.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!image.ram.valid()) return failed(std::strerror(errno));
+    b->part = UniquePath(part);
+    const uint64_t ram_size = spec.def.memory_kib * 1024;
+    if (::ftruncate(image.ram.get(), static_cast<off_t>(ram_size)) < 0 ||
+        (spec.qemu_user && ::geteuid() == 0 && ::fchown(image.ram.get(), spec.qemu_user->uid, spec.qemu_user->gid) < 0))
+      return failed(std::strerror(errno));
+    image.state.reset(::open(part.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!image.state.valid() || ::lseek(image.state.get(), static_cast<off_t>(ram_size), SEEK_SET) < 0)
+      return failed(std::strerror(errno));
+    b->fd.reset(::fcntl(image.ram.get(), F_DUPFD_CLOEXEC, 3));
+    ArrowDef shown = spec.def;  // what the image says it is: nothing of this Arrow's
+    shown.name = "boot-template";
+    shown.initenv.clear();
+    shown.initargs.clear();
+    shown.metadata.clear();
+    shown.title.clear();
+    shown.description.clear();
+    const std::string xml = format_domain_xml(shown);
+    Build* raw = b.get();
+    ArrowProcess::Callbacks cb;
+    cb.template_saved = [this, raw, xml, layout, ram_size](const Status& st) {
+      Status done = st;
+      if (st.ok()) done = finish_saved_image(raw->fd.get(), raw->part.get(), ram_size, xml, layout);
+      if (done.ok() && ::rename(raw->part.get().c_str(), raw->path.c_str()) == 0) raw->part.release();
+      if (raw->proc) raw->proc->destroy(0, 2000);
+    };
+    cb.exited = [this, raw](const ProcessExit&) { finish(raw->path); };
+    CommandContext c = ctx;
+    const std::string key = path.substr(path.rfind('/') + 1, 16);
+    c.log_path = path.substr(0, path.rfind('/') + 1) + key + ".log";
+    // QEMU as the Arrow's would run it, outside the Arrow's cgroup.
+    const ChildConfinement confinement = ChildConfinement::prepare(spec.qemu_user, -1, share_access_list(spec.def));
+    ArrowDef builder_def = spec.def;  // the Arrow's host ports stay the Arrow's
+    for (Interface& iface : builder_def.interfaces) iface.port_forwards.clear();
+    Result<std::unique_ptr<ArrowProcess>> proc = ArrowProcess::start(
+        builder_def, c, path.substr(0, path.rfind('/') + 1) + key + ".run", std::move(cb), &confinement, std::move(image));
+    if (!proc.ok()) return failed(proc.error().message);
+    b->proc = std::move(proc.value());
+    b->timer = g_timeout_add_seconds(kTimeoutS, +[](gpointer data) -> gboolean {
+      auto* build = static_cast<Build*>(data);
+      build->timer = 0;
+      if (build->proc) build->proc->destroy(0, 2000);
+      return G_SOURCE_REMOVE;
+    }, raw);
+    log(fmt("making the boot template %s", path.c_str()));
+    builds_[path] = std::move(b);
+  }
+
+ private:
+  // A boot to ainit's wait takes a cold boot's time; generously.
+  static constexpr unsigned kTimeoutS = 300;
+
+  struct Build {
+    std::string path;
+    std::unique_ptr<ArrowProcess> proc;
+    UniqueFd fd;      // the image being made
+    UniquePath part;  // its temporary name, removed unless renamed
+    guint timer = 0;
+    std::vector<std::function<void(bool)>> waiters;
+  };
+
+  // The build's QEMU is gone: the build goes, later (never inside its own
+  // callback).
+  void finish(const std::string& path) {
+    auto it = builds_.find(path);
+    if (it == builds_.end()) return;
+    if (it->second->timer) g_source_remove(it->second->timer);
+    it->second->timer = 0;
+    std::vector<std::function<void(bool)>> waiters = std::move(it->second->waiters);
+    done_.push_back(std::move(it->second));
+    builds_.erase(it);
+    const bool made = ::access(path.c_str(), F_OK) == 0;
+    for (auto& w : waiters) w(made);
+    g_idle_add(+[](gpointer self) -> gboolean {
+      static_cast<TemplateCache*>(self)->done_.clear();
+      return G_SOURCE_REMOVE;
+    }, this);
+  }
+
+  std::map<std::string, std::unique_ptr<Build>> builds_;
+  std::vector<std::unique_ptr<Build>> done_;
+};
+
 // The engine's ArrowProcess behind the driver's launcher interface: the
 // cgroup leaf, the confinement and the command context around it. Anotify
 // messages go from the engine's channel straight to the driver's handler;
 // the engine decides what an exit means (ExitCause).
 class ProcessLauncher final : public ArrowLauncher {
  public:
-  ProcessLauncher(LaunchSpec spec, LaunchEvents events) : spec_(std::move(spec)), events_(std::move(events)) {}
+  ProcessLauncher(LaunchSpec spec, LaunchEvents events, std::shared_ptr<TemplateCache> cache)
+      : spec_(std::move(spec)), events_(std::move(events)), cache_(std::move(cache)) {}
 
   void start(std::function<void(Status)> done) override {
     Result<CommandContext> ctx = context();
@@ -44,7 +169,18 @@ class ProcessLauncher final : public ArrowLauncher {
         template_path_ = spec_.template_dir + "/" + std::string(hex).substr(0, 16) + ".img";
         g_free(hex);
         if (::access(template_path_.c_str(), F_OK) == 0) return restore(template_path_, spec_.image_paused, done);
-        if (make_template(done)) return;
+        auto log = [this](const std::string& line) { note(line); };
+        if (spec_.image_paused) {
+          // A paused start waits for the template: its guest is then the
+          // template's, and can be saved (a template of its own).
+          std::weak_ptr<bool> alive = alive_;
+          return cache_->make(template_path_, layout_, spec_, ctx_, log, [this, alive, done](bool made) {
+            if (alive.expired()) return;
+            if (made) return restore(template_path_, true, done);
+            spawn(StartImage{}, done);
+          });
+        }
+        cache_->make(template_path_, layout_, spec_, ctx_, log);
       } else {
         note(fmt("no boot template for this Arrow (%s): booting it cold", layout.error().message.c_str()));
       }
@@ -131,6 +267,15 @@ class ProcessLauncher final : public ArrowLauncher {
   ArrowProcess::Callbacks callbacks(std::function<void(Status)> done) {
     ArrowProcess::Callbacks cb;
     cb.started = [this, done](const Status& st) {
+      if (!st.ok() && !template_path_.empty() && image_source_ == template_path_ && !retry_done_) {
+        // A boot template QEMU cannot load is removed (made again later),
+        // and this start boots cold once the failed QEMU is gone.
+        ::unlink(template_path_.c_str());
+        note(fmt("cannot restore the boot template (%s): removed; booting the Arrow cold", st.error().message.c_str()));
+        image_source_.clear();
+        retry_done_ = done;
+        return;
+      }
       if (!st.ok()) start_failed_ = true;
       done(st);
     };
@@ -139,6 +284,17 @@ class ProcessLauncher final : public ArrowLauncher {
       if (events_.console) events_.console(bytes);
     };
     cb.exited = [this](const ProcessExit& exit) {
+      if (retry_done_) {
+        // Not inside the failed process's own callback: it is replaced.
+        g_idle_add(+[](gpointer self) -> gboolean {
+          auto* l = static_cast<ProcessLauncher*>(self);
+          std::function<void(Status)> retry = std::move(l->retry_done_);
+          l->retry_done_ = nullptr;
+          l->spawn(StartImage{}, std::move(retry));
+          return G_SOURCE_REMOVE;
+        }, this);
+        return;
+      }
       leaf_.reset();  // QEMU is reaped: the leaf is empty
       if (!start_failed_ && events_.exited) events_.exited(exit.cause);
     };
@@ -209,96 +365,15 @@ class ProcessLauncher final : public ArrowLauncher {
     spawn(std::move(image), std::move(done));
   }
 
-  // Boots this Arrow's layout once with arrow.wait=1 and saves it as the
-  // boot template, then restores from it. False when no template can be
-  // made now (another start is making it): boot cold.
-  bool make_template(std::function<void(Status)> done) {
-    const std::string part = template_path_ + ".part";
-    StartImage image;
-    image.mode = StartMode::MakeTemplate;
-    image.ram.reset(::open(part.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!image.ram.valid()) return false;
-    part_path_ = UniquePath(part);
-    const uint64_t ram_size = spec_.def.memory_kib * 1024;
-    if (::ftruncate(image.ram.get(), static_cast<off_t>(ram_size)) < 0 || !give_to_qemu(image.ram.get(), part).ok())
-      return false;
-    image.state.reset(::open(part.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!image.state.valid() || ::lseek(image.state.get(), static_cast<off_t>(ram_size), SEEK_SET) < 0) return false;
-    const int image_fd = ::fcntl(image.ram.get(), F_DUPFD_CLOEXEC, 3);
-    template_fd_.reset(image_fd);
-    ArrowDef shown = spec_.def;  // what the image says it is: nothing of this Arrow's
-    shown.name = "boot-template";
-    shown.initenv.clear();
-    shown.initargs.clear();
-    shown.metadata.clear();
-    shown.title.clear();
-    shown.description.clear();
-    const std::string xml = format_domain_xml(shown);
-    ArrowProcess::Callbacks cb;
-    cb.started = [this](const Status& st) {
-      if (!st.ok()) note(fmt("cannot make a boot template: %s", st.error().message.c_str()));
-    };
-    cb.template_saved = [this, xml, ram_size](const Status& st) {
-      Status done_st = st;
-      if (st.ok()) done_st = finish_saved_image(template_fd_.get(), part_path_.get(), ram_size, xml, layout_);
-      if (done_st.ok() && ::rename(part_path_.get().c_str(), template_path_.c_str()) == 0) {
-        part_path_.release();
-        template_made_ = true;
-        note(fmt("boot template saved: %s", template_path_.c_str()));
-      } else if (!done_st.ok()) {
-        note(fmt("cannot make a boot template: %s", done_st.error().message.c_str()));
-      }
-      if (builder_) builder_->destroy(0, 2000);
-    };
-    cb.exited = [this, done](const ProcessExit&) {
-      if (template_timer_) g_source_remove(template_timer_);
-      template_timer_ = 0;
-      template_fd_.reset();
-      part_path_ = UniquePath();
-      // The builder is destroyed later, never inside its own callback.
-      g_idle_add(+[](gpointer self) -> gboolean {
-        static_cast<ProcessLauncher*>(self)->builder_.reset();
-        return G_SOURCE_REMOVE;
-      }, this);
-      if (template_made_) return restore(template_path_, spec_.image_paused, done);
-      note("booting the Arrow cold");
-      spawn(StartImage{}, done);
-    };
-    const ChildConfinement confinement =
-        ChildConfinement::prepare(spec_.qemu_user, leaf_ ? leaf_->procs_fd() : -1, share_access_list(spec_.def));
-    Result<std::unique_ptr<ArrowProcess>> builder = ArrowProcess::start(
-        spec_.def, ctx_, spec_.run_dir + "/template", std::move(cb), &confinement, std::move(image));
-    if (!builder.ok()) {
-      note(fmt("cannot make a boot template: %s", builder.error().message.c_str()));
-      part_path_ = UniquePath();
-      template_fd_.reset();
-      return false;
-    }
-    builder_ = std::move(builder.value());
-    template_timer_ = g_timeout_add_seconds(kTemplateTimeoutS, +[](gpointer self) -> gboolean {
-      auto* l = static_cast<ProcessLauncher*>(self);
-      l->template_timer_ = 0;
-      l->note(fmt("the boot template was not made within %u s", kTemplateTimeoutS));
-      if (l->builder_) l->builder_->destroy(0, 2000);
-      return G_SOURCE_REMOVE;
-    }, this);
-    return true;
-  }
-
-  // A template boots as far as ainit's wait: a cold boot's time, generously.
-  static constexpr unsigned kTemplateTimeoutS = 120;
-
   LaunchSpec spec_;
   LaunchEvents events_;
   CommandContext ctx_;
   std::string layout_;          // template_layout() of this start, when templates are on
   std::string template_path_;   // this layout's boot template
   std::string image_source_;    // the image this guest was restored from
-  UniquePath part_path_;        // a template being made
-  UniqueFd template_fd_;
-  bool template_made_ = false;
-  guint template_timer_ = 0;
-  std::unique_ptr<ArrowProcess> builder_;
+  std::shared_ptr<TemplateCache> cache_;
+  std::function<void(Status)> retry_done_;  // a start that boots cold after a failed template restore
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   // Before process_: a QEMU still running is killed and reaped first, so
   // the leaf is empty when it goes.
   std::unique_ptr<CgroupLeaf> leaf_;
@@ -306,17 +381,15 @@ class ProcessLauncher final : public ArrowLauncher {
   bool start_failed_ = false;
 
  public:
-  ~ProcessLauncher() override {
-    if (template_timer_) g_source_remove(template_timer_);
-    g_idle_remove_by_data(this);
-  }
+  ~ProcessLauncher() override { g_idle_remove_by_data(this); }
 };
 
 }  // namespace
 
 LauncherFactory make_process_launcher_factory() {
-  return [](const LaunchSpec& spec, LaunchEvents events) -> std::unique_ptr<ArrowLauncher> {
-    return std::make_unique<ProcessLauncher>(spec, std::move(events));
+  auto cache = std::make_shared<TemplateCache>();
+  return [cache](const LaunchSpec& spec, LaunchEvents events) -> std::unique_ptr<ArrowLauncher> {
+    return std::make_unique<ProcessLauncher>(spec, std::move(events), cache);
   };
 }
 
