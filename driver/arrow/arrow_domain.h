@@ -94,6 +94,7 @@ class ArrowLauncher {
   // boot), and whether its vCPUs have not run since (a paused restore): then
   // saving it is copying that image.
   virtual std::string image_source() const { return {}; }
+  virtual void set_image_source(const std::string& /*path*/) {}  // an adopted QEMU's, from its runtime status
   virtual bool pristine() const { return false; }
 };
 

@@ -11,6 +11,7 @@
 
 #include "domain-xml/arrow_caps.h"
 #include "domain-xml/arrow_xml.h"
+#include "domain-xml/xml_util.h"
 #include "driver/engine/qemu_command.h"
 #include "util/i18n.h"
 
@@ -240,9 +241,11 @@ Status ArrowDriver::save_config(const ArrowDef& def) {
 void ArrowDriver::write_status(const DomainPtr& dom) {
   DomainLiveData live;
   live.id = dom->id;
-  std::string xml = fmt("<domstatus state='%s' reason='%d' pid='%d' pidstart='%llu'>\n",
+  const std::string image = dom->launcher ? dom->launcher->image_source() : std::string();
+  std::string xml = fmt("<domstatus state='%s' reason='%d' pid='%d' pidstart='%llu'%s>\n",
                         arrow_state_name(dom->state), dom->reason, dom->qemu_pid,
-                        static_cast<unsigned long long>(dom->qemu_start_ticks));
+                        static_cast<unsigned long long>(dom->qemu_start_ticks),
+                        image.empty() ? "" : (" image='" + xml_escape(image, true) + "'").c_str());
   xml += indent(format_domain_xml(dom->def, live));
   xml += "</domstatus>\n";
   if (Status st = write_file_atomic(status_path(dom->name()), xml, 0600); !st.ok()) log(st.error().message);

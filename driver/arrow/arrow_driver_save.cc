@@ -129,7 +129,7 @@ void ArrowDriver::save_job(const DomainPtr& dom, const std::string& to, const st
     done(e);
   };
   ArrowLauncher* launcher = dom->launcher.get();
-  if (launcher && launcher->image_source().empty()) {
+  if (launcher && launcher->image_source().empty() && dom->state == ArrowState::Paused) {
     return fail(make_error(VIR_ERR_OPERATION_INVALID,
                            fmt(_("cannot save Arrow '%1$s': it was booted cold, not restored from a boot template "
                                  "(none could be made for it: its log says why)"),

@@ -189,6 +189,7 @@ class ProcessLauncher final : public ArrowLauncher {
   }
 
   std::string image_source() const override { return image_source_; }
+  void set_image_source(const std::string& path) override { image_source_ = path; }
   bool pristine() const override { return process_ && process_->pristine(); }
 
   void adopt(int pid, std::function<void(Status)> done) override {

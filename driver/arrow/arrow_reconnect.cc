@@ -84,6 +84,7 @@ Result<RuntimeStatus> parse_runtime_status(const std::string& xml) {
   st.reason = static_cast<int>(reason);
   st.pid = static_cast<int>(pid);
   st.pid_start = static_cast<uint64_t>(pid_start);
+  xml_get_attr(root, "image", &st.image);  // absent: booted cold, or written by an older daemon
   xmlNode* dom = nullptr;
   for (xmlNode* n = root->children; n; n = n->next)
     if (n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, BAD_CAST "domain") == 0) dom = n;
@@ -174,6 +175,7 @@ void ArrowDriver::reconnect(const std::string& name, RuntimeStatus st) {
   dom->qemu_start_ticks = st.pid_start;
   Result<std::unique_ptr<ArrowLauncher>> launcher = make_launcher(dom, st.id);
   if (launcher.ok()) dom->launcher = std::move(launcher.value());
+  if (dom->launcher) dom->launcher->set_image_source(st.image);
   dom->anotify.started_emitted = true;  // STARTED went out before the restart
   auto fail = [this, dom, st](const Error& error) {
     log(fmt(_("cannot reconnect to Arrow '%1$s' (QEMU pid %2$d): %3$s; stopping it"), dom->name().c_str(), st.pid,

@@ -25,6 +25,7 @@ struct RuntimeStatus {
   uint64_t pid_start = 0;  // field 22 of /proc/PID/stat when it was written
   int id = -1;
   ArrowDef def;  // the live definition
+  std::string image;  // the saved image or template it was restored from ("" when none)
 };
 
 // Parses a status file's content. Errors are VIR_ERR_XML_ERROR naming the
