@@ -184,7 +184,8 @@ Result<DaemonConf> parse_daemon_conf(std::string_view text, const std::string& n
     } else if (s.key == "boot_timeout") {
       conf.boot_timeout_s = TRY(seconds(s, name, lineno));
     } else if (s.key == "boot_templates") {
-      conf.boot_templates = TRY(number(s, name, lineno, 0, 1)) != 0;
+      const long long on = TRY(number(s, name, lineno, 0, 1));
+      conf.boot_templates = on != 0;
     } else if (s.key == "log_max_size") {
       const long long bytes = TRY(number(s, name, lineno, 4096, 1LL << 40));
       conf.log_max_size = static_cast<uint64_t>(bytes);
