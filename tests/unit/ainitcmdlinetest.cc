@@ -33,6 +33,7 @@ class AinitCmdlineTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(spec_example);
   CPPUNIT_TEST(every_key);
   CPPUNIT_TEST(ignores_other_tokens);
+  CPPUNIT_TEST(wait_needs_no_init);
   CPPUNIT_TEST(errors_name_the_key);
   CPPUNIT_TEST(unescape);
   CPPUNIT_TEST(env_over_anotify);
@@ -96,6 +97,20 @@ class AinitCmdlineTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(std::string("/bin/true"), std::string(d.cfg.init));
     // arrow.env (the environment on the command line) is retired: never read.
     CPPUNIT_ASSERT_EQUAL(size_t(0), d.cfg.nenv);
+  }
+
+  // arrow.wait=1: a template's command line; everything else comes later.
+  void wait_needs_no_init() {
+    Decoded d("console=ttyS0 quiet arrow.v=1 arrow.wait=1");
+    CPPUNIT_ASSERT_MESSAGE(d.err, d.ok);
+    CPPUNIT_ASSERT_EQUAL(1, d.cfg.wait);
+    CPPUNIT_ASSERT(d.cfg.init == nullptr);
+    Decoded bad("arrow.v=1 arrow.wait=2");
+    CPPUNIT_ASSERT(!bad.ok);
+    CPPUNIT_ASSERT(bad.err.find("arrow.wait") != std::string::npos);
+    Decoded none("arrow.v=1");
+    CPPUNIT_ASSERT(!none.ok);
+    CPPUNIT_ASSERT(none.err.find("arrow.init: missing") != std::string::npos);
   }
 
   void errors_name_the_key() {

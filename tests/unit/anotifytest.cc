@@ -35,6 +35,7 @@ class AnotifyTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(test_encode_signal);
   CPPUNIT_TEST(test_oom_who);
   CPPUNIT_TEST(test_encode_instructions);
+  CPPUNIT_TEST(test_templates);
   CPPUNIT_TEST(test_buffer_bounded);
   CPPUNIT_TEST(test_frames_between_garbage_blocks);
   CPPUNIT_TEST_SUITE_END();
@@ -106,6 +107,35 @@ class AnotifyTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_EQUAL(expected[i][0], oom.pid);
       CPPUNIT_ASSERT_EQUAL(expected[i][1], oom.by);
     }
+  }
+
+  // Templates: INSTRUCTIONS_WANTED with ANOTIFY_WANT_ALL and READY decode;
+  // the answer is an empty TEXT (a set begins), the tokens split in frames of
+  // at most ANOTIFY_MAX_PAYLOAD bytes, ENTROPY, then the environment.
+  void test_templates() {
+    AnotifyDecoder d;
+    const uint8_t all = ANOTIFY_WANT_ALL;
+    std::vector<uint8_t> in = anotify_encode_frame(ANOTIFY_INSTRUCTIONS_WANTED, std::span<const uint8_t>(&all, 1));
+    const std::vector<uint8_t> plain = anotify_encode_frame(ANOTIFY_INSTRUCTIONS_WANTED, {});
+    const std::vector<uint8_t> ready = anotify_encode_frame(ANOTIFY_READY, {});
+    in.insert(in.end(), plain.begin(), plain.end());
+    in.insert(in.end(), ready.begin(), ready.end());
+    const std::vector<AnotifyEvent> events = d.feed(in);
+    CPPUNIT_ASSERT_EQUAL(size_t(3), events.size());
+    CPPUNIT_ASSERT(std::get<AnotifyInstructionsWanted>(events[0]).all);
+    CPPUNIT_ASSERT(!std::get<AnotifyInstructionsWanted>(events[1]).all);
+    CPPUNIT_ASSERT(std::holds_alternative<AnotifyReady>(events[2]));
+
+    const std::string tokens(ANOTIFY_MAX_PAYLOAD + 10, 't');
+    const std::vector<uint8_t> entropy(32, 0xee);
+    const std::vector<std::string> env = {"A=1"};
+    const std::vector<uint8_t> bytes = anotify_encode_all_instructions(tokens, entropy, env);
+    std::vector<uint8_t> expected = anotify_encode_frame(ANOTIFY_INSTRUCTIONS_TEXT, {});
+    for (const auto& part : {anotify_encode_frame(ANOTIFY_INSTRUCTIONS_TEXT, bytes_of(tokens.substr(0, ANOTIFY_MAX_PAYLOAD))),
+                             anotify_encode_frame(ANOTIFY_INSTRUCTIONS_TEXT, bytes_of(std::string(10, 't'))),
+                             anotify_encode_frame(ANOTIFY_ENTROPY, entropy), anotify_encode_instructions(env)})
+      expected.insert(expected.end(), part.begin(), part.end());
+    CPPUNIT_ASSERT(expected == bytes);
   }
 
   // ainit's private instructions (the answer to INSTRUCTIONS_WANTED, decoded
