@@ -125,19 +125,23 @@ def smaps(pid):
     return maps
 
 
-def qemu_memory(pid, image):
-    """Bytes by kind: guest RAM private (copy-on-write pages of the image
-    mapping) and PSS of each kind of mapping; totals."""
+def qemu_memory(pid, ram_bytes):
+    """Bytes by kind: guest RAM private (the pages of the guest RAM mapping
+    that are the process's own: copy-on-write copies of a clone's image, or
+    all that a cold Arrow touched) and PSS of each kind of mapping; totals.
+    Guest RAM is the mapping of the guest's size (the image file for a
+    clone, anonymous for a cold Arrow); TCG's code buffer the anonymous
+    reservation of 256 MiB or more."""
     out = {"ram_private": 0, "pss": 0, "private": 0, "ram_pss": 0, "tcg_pss": 0, "anon_pss": 0, "lib_pss": 0}
     for name, f in smaps(pid):
         pss, private = f.get("Pss", 0) * 1024, (f.get("Private_Clean", 0) + f.get("Private_Dirty", 0)) * 1024
         out["pss"] += pss
         out["private"] += private
-        if name == image or name.startswith("/proc/") or name.endswith(".img"):
-            out["ram_private"] += f.get("Anonymous", 0) * 1024
+        if f["Size"] * 1024 == ram_bytes:
+            out["ram_private"] += private
             out["ram_pss"] += pss
-        elif name == "" and f["Size"] >= 256 * 1024 and f.get("Rss", 0) > 0:
-            out["tcg_pss"] += pss  # TCG's code buffer: the one huge anonymous mapping
+        elif name == "" and f["Size"] >= 256 * 1024:
+            out["tcg_pss"] += pss
         elif name in ("", "[heap]", "[stack]") or name.startswith("[anon"):
             out["anon_pss"] += pss
         else:
@@ -193,7 +197,7 @@ def run_cold(d, app):
     dom = d.conn.createXML(app.xml(f"cold-{app.name}", port), 0)
     t1 = until(app.probe, port)
     time.sleep(0.5)
-    mem = qemu_memory(d.qemu_pid(dom.name()), "")
+    mem = qemu_memory(d.qemu_pid(dom.name()), app.memory_mib * MIB)
     dom.destroy()
     return {"first": t1 - t0, **mem}
 
@@ -222,7 +226,7 @@ def clone(d, app, image, name, conn=None):
 def run_one_clone(d, app, image):
     port, restore_s, first = clone(d, app, image, f"one-{app.name}")
     time.sleep(2)  # idle
-    mem = qemu_memory(d.qemu_pid(f"one-{app.name}"), image)
+    mem = qemu_memory(d.qemu_pid(f"one-{app.name}"), app.memory_mib * MIB)
     d.conn.lookupByName(f"one-{app.name}").destroy()
     return {"first": first, "restore": restore_s, **mem}
 
@@ -253,7 +257,7 @@ def run_many(d, app, image, n):
     all_answering = time.monotonic() - t0
     time.sleep(5)  # idle
     after = mem_available()
-    mems = [qemu_memory(d.qemu_pid(x), image) for x in results]
+    mems = [qemu_memory(d.qemu_pid(x), app.memory_mib * MIB) for x in results]
     for x in names:
         try:
             d.conn.lookupByName(x).destroy()
@@ -317,7 +321,8 @@ def main():
             print(f"{'memory of one idle clone':34}{'clone':>14}  {'cold Arrow':>10}  {'native':>8}")
             print(f"{'  QEMU PSS (native: process PSS)':34}{mib(one['pss']):>14}  {mib(cold['pss']):>10}  "
                   f"{mib(native['pss']):>8}")
-            print(f"{'  private guest RAM':34}{mib(one['ram_private']):>14}  {'-':>10}  {'':>8}  target 2 MiB")
+            print(f"{'  private guest RAM':34}{mib(one['ram_private']):>14}  {mib(cold['ram_private']):>10}  {'':>8}  "
+                  "target 2 MiB")
             for key, what in (("ram_pss", "guest RAM"), ("tcg_pss", "TCG code buffer"),
                               ("anon_pss", "heap, other anonymous"), ("lib_pss", "QEMU binary, libraries")):
                 print(f"{'    PSS: ' + what:34}{mib(one[key]):>14}  {mib(cold[key]):>10}")
