@@ -180,7 +180,9 @@ class ProcessLauncher final : public ArrowLauncher {
             spawn(StartImage{}, done);
           });
         }
-        cache_->make(template_path_, layout_, spec_, ctx_, log);
+        // Made once this Arrow's application runs, so that it does not slow
+        // this cold boot down (the build's QEMU also runs at a lower priority).
+        template_wanted_ = true;
       } else {
         note(fmt("no boot template for this Arrow (%s): booting it cold", layout.error().message.c_str()));
       }
@@ -280,7 +282,13 @@ class ProcessLauncher final : public ArrowLauncher {
       if (!st.ok()) start_failed_ = true;
       done(st);
     };
-    cb.anotify = events_.anotify;
+    cb.anotify = [this](const AnotifyEvent& ev) {
+      if (template_wanted_ && std::holds_alternative<AnotifyAppStarted>(ev)) {
+        template_wanted_ = false;
+        cache_->make(template_path_, layout_, spec_, ctx_, [this](const std::string& line) { note(line); });
+      }
+      if (events_.anotify) events_.anotify(ev);
+    };
     cb.console = [this](std::span<const uint8_t> bytes) {
       if (events_.console) events_.console(bytes);
     };
@@ -375,6 +383,7 @@ class ProcessLauncher final : public ArrowLauncher {
   std::shared_ptr<TemplateCache> cache_;
   std::function<void(Status)> retry_done_;  // a start that boots cold after a failed template restore
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  bool template_wanted_ = false;  // a cold start whose layout has no template yet
   // Before process_: a QEMU still running is killed and reaped first, so
   // the leaf is empty when it goes.
   std::unique_ptr<CgroupLeaf> leaf_;

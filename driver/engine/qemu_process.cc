@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -285,6 +286,8 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
     return e;
   }
   p->pid_ = pid;
+  // A template is made beside running Arrows: it yields the CPU to them.
+  if (image.mode == StartMode::MakeTemplate) ::setpriority(PRIO_PROCESS, static_cast<id_t>(pid), 10);
   p->pidfd_.reset(pidfd_open(pid));  // unreaped child: cannot fail but for ENOSYS
   p->child_watch_ = g_child_watch_add(pid, on_child_watch, p.get());
   p->write_pid_file();
