@@ -126,6 +126,7 @@ class ArrowDomain {
   // a cold boot), and whether its vCPUs stay stopped (a paused start).
   std::string restore_from;
   bool restore_paused = false;
+  bool restored_run = false;  // this run came from a saved image (STARTED/RESTORED)
   bool removed = false;  // dropped from the registry; queued jobs must fail
 
   // The QEMU of an active Arrow, and what its runtime status records.

@@ -401,7 +401,9 @@ void ArrowDriver::launch(const DomainPtr& dom, int id, std::function<void(Status
     dom->qemu_pid = dom->launcher->pid();
     Result<ProcStat> ps = read_proc_stat(dom->qemu_pid);
     dom->qemu_start_ticks = ps.ok() ? ps->start_ticks : 0;
-    dom->set_state(ArrowState::Running, VIR_DOMAIN_RUNNING_BOOTED);
+    // virsh restore and a start from a managed save are libvirt's RESTORED.
+    dom->restored_run = !dom->restore_from.empty();
+    dom->set_state(ArrowState::Running, dom->restored_run ? VIR_DOMAIN_RUNNING_RESTORED : VIR_DOMAIN_RUNNING_BOOTED);
     write_status(dom);
     arm_boot_timer(dom);
     done({});

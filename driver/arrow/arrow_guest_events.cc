@@ -55,7 +55,8 @@ void ArrowDriver::publish(const DomainPtr& dom, ArrowEvent ev) {
 void ArrowDriver::emit_started_once(const DomainPtr& dom) {
   if (dom->anotify.started_emitted) return;
   dom->anotify.started_emitted = true;
-  emit(dom, VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_BOOTED);
+  emit(dom, VIR_DOMAIN_EVENT_STARTED,
+       dom->restored_run ? VIR_DOMAIN_EVENT_STARTED_RESTORED : VIR_DOMAIN_EVENT_STARTED_BOOTED);
 }
 
 // The application runs: that, not QEMU's start, is an Arrow's boot. The

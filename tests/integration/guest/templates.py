@@ -98,6 +98,7 @@ def body(d):
     r = virsh(d, "restore", image)
     t.check(r.returncode == 0, "virsh restore", r.stderr)
     t.equal(get(port, "host"), "tpl", "the restored Arrow answers")
+    t.equal(dom.state(), [libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_RUNNING_RESTORED], "running (restored)")
     t.equal(stat(dom, "arrow.image"), image, "domstats name the image (arrow.image)")
     dom.destroy()
 
