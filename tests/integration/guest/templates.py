@@ -24,7 +24,10 @@ port). Checked:
   answers, and still names its image;
 - `arrow template rm` refuses an image in use, and removes it once the clones
   are gone; `arrow template create` and `arrow run --from` make a template
-  and a clone in one step each."""
+  and a clone in one step each;
+- readiness: Redis with `--supervised systemd` (a daemon speaking systemd's
+  notify protocol to ainit's $NOTIFY_SOCKET) turns arrow.ready on, with a
+  line in the daemon's log."""
 
 import os
 import shutil
@@ -210,6 +213,20 @@ def body(d):
     one = conn.lookupByName("one")
     one.destroy()
     t.equal(libvirt_error(lambda: conn.lookupByName("one"))[0], libvirt.VIR_ERR_NO_DOMAIN, "a clone is transient")
+    # Readiness: a real daemon speaking the notify protocol.
+    if os.access("/usr/bin/redis-server", os.X_OK):
+        rp = free_port()
+        rdom = conn.createXML(domain_xml("ready", "/usr/bin/redis-server",
+                                         args=["--supervised", "systemd", "--port", "6379", "--bind", "0.0.0.0",
+                                               "--protected-mode", "no", "--save", "", "--dir", "/tmp"],
+                                         forwards=[(rp, 6379)], memory_mib=128), 0)
+        ok = wait_for(lambda: stat(rdom, "arrow.ready"), BOOT, "READY=1 from redis", retry=(libvirt.libvirtError,))
+        t.check(ok and "Arrow 'ready': the application is ready (READY=1)" in d.log_text(),
+                "redis --supervised systemd: READY=1 reaches the host (arrow.ready, the daemon's log)",
+                d.log_tail(20))
+        rdom.destroy()
+    else:
+        print("# skipped readiness: redis-server is not installed")
     shutil.rmtree(work, ignore_errors=True)
 
 
