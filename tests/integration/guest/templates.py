@@ -19,7 +19,8 @@ port). Checked:
   kernel changed since is refused naming the kernel;
 - 10 clones restored at once (`virsh restore IMAGE --xml`, each its own name
   and port) all answer, each with its own hostname and its own random bytes
-  (the guest's CRNG is reseeded after the restore);
+  (the guest's CRNG is reseeded after the restore), each one's console output
+  in its own log;
 - a daemon restart with the clones running: every clone is adopted, still
   answers, and still names its image;
 - `arrow template rm` refuses an image in use, and removes it once the clones
@@ -46,7 +47,7 @@ BOOT = 180  # seconds: a boot under TCG on a busy 2-core host, with 10 clones at
 CLONES = 10
 ARROW = os.path.join(BUILDDIR, "virsh-ext", "arrow")
 # Hostname and randomness read as the program starts: after the restore.
-SCRIPT = ("busybox mkdir -p /tmp/w && busybox hostname > /tmp/w/host && "
+SCRIPT = ("busybox mkdir -p /tmp/w && busybox hostname > /tmp/w/host && echo up-as-$(busybox hostname) && "
           "busybox od -An -tx1 -N16 /dev/urandom | busybox tr -d ' \\n' > /tmp/w/rand && "
           "exec busybox httpd -f -p 8000 -h /tmp/w")
 
@@ -179,6 +180,8 @@ def body(d):
     hosts = {n: get(p, "host") for n, p in ports.items()}
     rands = {n: get(p, "rand") for n, p in ports.items()}
     t.equal(hosts, {n: n for n in ports}, "every clone answers with its own hostname")
+    t.check(all(f"up-as-{n}" in d.app_log(n) for n in ports), "every clone's console output is in its own log",
+            {n: d.app_log(n)[-300:] for n in ports if f"up-as-{n}" not in d.app_log(n)})
     t.check(len(set(rands.values())) == CLONES and all(v and len(v) == 32 for v in rands.values()),
             "every clone read its own random bytes", rands)
 
