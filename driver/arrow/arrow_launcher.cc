@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "domain-xml/arrow_xml.h"
 #include "driver/engine/qemu_process.h"
@@ -44,6 +45,10 @@ class TemplateCache {
             const std::function<void(const std::string&)>& log, std::function<void(bool)> done = nullptr) {
     if (auto it = builds_.find(path); it != builds_.end()) {
       if (done) it->second->waiters.push_back(std::move(done));
+      return;
+    }
+    if (failed_.count(path)) {  // tried once in this daemon's life: Arrows of this layout boot cold
+      if (done) done(false);
       return;
     }
     auto b = std::make_unique<Build>();
@@ -130,6 +135,7 @@ class TemplateCache {
     done_.push_back(std::move(it->second));
     builds_.erase(it);
     const bool made = ::access(path.c_str(), F_OK) == 0;
+    if (!made) failed_.insert(path);
     for (auto& w : waiters) w(made);
     g_idle_add(+[](gpointer self) -> gboolean {
       static_cast<TemplateCache*>(self)->done_.clear();
@@ -139,6 +145,7 @@ class TemplateCache {
 
   std::map<std::string, std::unique_ptr<Build>> builds_;
   std::vector<std::unique_ptr<Build>> done_;
+  std::set<std::string> failed_;  // layouts whose template could not be made
 };
 
 // The engine's ArrowProcess behind the driver's launcher interface: the
