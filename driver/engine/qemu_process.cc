@@ -484,7 +484,8 @@ void ArrowProcess::restore_image() {
 }
 
 void ArrowProcess::save_template() {
-  if (template_reported_ || !monitor_) return;
+  if (template_saving_ || !monitor_) return;  // a second ask (a reconnect) while saving
+  template_saving_ = true;
   monitor_->execute("stop", [this](Result<JsonValue> r) {
     if (!r.ok()) return report_template(r.error());
     monitor_->execute("migrate-set-capabilities", ignore_shared_capability(), [this](Result<JsonValue> r2) {

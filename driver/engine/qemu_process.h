@@ -261,6 +261,7 @@ class ArrowProcess {
   bool start_paused_ = false;
   bool pristine_ = false;
   bool template_reported_ = false;
+  bool template_saving_ = false;
   std::string instruction_tokens_;  // Restore: ainit's arrow.* tokens
   guint migrate_poll_ = 0;
   UniqueFd state_fd_;  // the image's device state, handed to QEMU by getfd
