@@ -655,8 +655,8 @@ class DriverTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(driver_->list_all_domains(VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT).empty());
     auto stats = driver_->get_all_domain_stats(VIR_DOMAIN_STATS_STATE, VIR_CONNECT_LIST_DOMAINS_ACTIVE).value();
     CPPUNIT_ASSERT_EQUAL(size_t(1), stats.size());
-    // state.state, state.reason, arrow.heartbeat.period, arrow.heartbeat.missed
-    CPPUNIT_ASSERT_EQUAL(size_t(4), stats[0].params.size());
+    // state.state, state.reason, arrow.heartbeat.period, arrow.heartbeat.missed, arrow.ready
+    CPPUNIT_ASSERT_EQUAL(size_t(5), stats[0].params.size());
     CPPUNIT_ASSERT_EQUAL(std::string("state.state"), stats[0].params[0].field);
     CPPUNIT_ASSERT_EQUAL(int64_t(VIR_DOMAIN_RUNNING), stats[0].params[0].i);
     auto all = driver_->get_all_domain_stats(0, 0).value();
