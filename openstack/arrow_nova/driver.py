@@ -154,10 +154,13 @@ class ArrowDriver(libvirt_driver.LibvirtDriver):
                        "networks 'none'): a bridged Arrow is reached at its own address")
         vif = network_info[0]
         cfg = self.vif_driver.get_config(instance, vif, image_meta, instance.flavor, CONF.libvirt.virt_type)
-        if cfg.net_type != "bridge" or not cfg.source_dev:
+        # A Linux bridge only: not OVS's own bridge (a <virtualport>), nor
+        # macvtap, vhost-user or a PCI device.
+        if cfg.net_type != "bridge" or not cfg.source_dev or cfg.vporttype:
             raise exception.InvalidInput(
-                reason=f"port {vif['id']} is of VIF type '{vif['type']}'; an Arrow joins a Linux bridge "
-                       f"only (Neutron's linuxbridge agent, or OVS with hybrid plugging)")
+                reason=f"port {vif['id']} is of VIF type '{vif['type']}' ({cfg.net_type}"
+                       f"{', ' + cfg.vporttype if cfg.vporttype else ''}); an Arrow joins a Linux bridge only "
+                       f"(Neutron's linuxbridge agent, or OVS with hybrid plugging)")
         for subnet in vif["network"]["subnets"]:
             if subnet["version"] == 4 and subnet["ips"]:
                 gateway = subnet["gateway"]["address"] if subnet.get("gateway") else None
