@@ -6,7 +6,6 @@ pause) and replaces what generates domain XML and what an Arrow cannot do:
 those calls raise Nova's own exception types, saying why."""
 
 import libvirt
-from lxml import etree
 from oslo_log import log as logging
 from oslo_service import loopingcall
 
@@ -33,6 +32,7 @@ LOG = logging.getLogger(__name__)
 IMAGE_PREFIX = "image_"
 MAX_VCPUS = 8          # the Arrow kernel's NR_CPUS (domain-xml/README.md, <vcpu>)
 MIN_MEMORY_MB = 16     # ibid., <memory>
+MAX_MEMORY_MB = 1024 * 1024
 
 
 def _refused(what, why):
@@ -135,8 +135,10 @@ class ArrowDriver(libvirt_driver.LibvirtDriver):
         if flavor.vcpus > MAX_VCPUS:
             raise exception.InvalidInput(
                 reason=f"flavor {flavor.name} has {flavor.vcpus} vCPUs; an Arrow has at most {MAX_VCPUS}")
-        if flavor.memory_mb < MIN_MEMORY_MB:
-            raise exception.FlavorMemoryTooSmall()
+        if not MIN_MEMORY_MB <= flavor.memory_mb <= MAX_MEMORY_MB:
+            raise exception.InvalidInput(
+                reason=f"flavor {flavor.name} has {flavor.memory_mb} MiB of memory; an Arrow has "
+                       f"{MIN_MEMORY_MB} MiB to {MAX_MEMORY_MB} MiB")
         if flavor.swap or flavor.ephemeral_gb:
             raise exception.InvalidInput(
                 reason=f"flavor {flavor.name} asks for swap or an ephemeral disk; an Arrow has no disks")

@@ -6,7 +6,9 @@ arrow_nova.driver.ArrowDriver against a real virtarrowd: POST /servers with
 a flavor and an image whose properties name `/usr/bin/python3 -m
 http.server`, the server goes ACTIVE and its application answers HTTP on the
 host (a port forward the image asks for); console output, diagnostics and
-the hypervisor's resources come through the API; stop, start, soft and hard
+the host's resources (LibvirtDriver's init_host and get_available_resource
+over virtarrowd) come through the API; an image naming no program is
+refused with the reason as the server's fault; stop, start, soft and hard
 reboot, pause and unpause each reach their state, suspend is done or refused
 as virtarrowd allows, and after DELETE the Arrow is gone from the daemon.
 
@@ -39,6 +41,7 @@ try:
     import libvirt
     import testtools
     from nova import context as nova_context
+    from nova import utils as nova_utils
     from nova.tests import fixtures as nova_fixtures
     from nova.tests.functional import integrated_helpers
     from nova.tests.functional.api import client as api_client
@@ -50,7 +53,7 @@ if not os.path.exists(API_PASTE):
     at.skip(f"{API_PASTE} is missing (Debian's nova-common); scripts/install-deps installs {NEEDS}")
 
 nova.virt.__path__.append(NOVA_VIRT_SHIM)
-from arrow_nova import driver as arrow_driver  # noqa: E402,F401  (registers [arrow])
+import arrow_nova.driver  # noqa: E402,F401  (registers the [arrow] options)
 from daemon import Daemon  # noqa: E402
 
 BOOT_TIMEOUT = 120          # python3 over a 9p /usr under TCG on busy cores
@@ -65,7 +68,7 @@ ORIGINAL_INIT_EVENTS = libvirt_host.Host._init_events
 
 
 def _record_libvirt_error(context, err):
-    LIBVIRT_ERRORS.append((err[0], err[2]))
+    LIBVIRT_ERRORS.append((err[0], err[2]))  # (VIR_ERR_* code, message)
 
 
 class ArrowNovaTest(integrated_helpers._IntegratedTestBase):
@@ -134,6 +137,20 @@ class ArrowNovaTest(integrated_helpers._IntegratedTestBase):
             "name": "arrow.small", "ram": 128, "vcpus": 1, "disk": 1, "OS-FLV-EXT-DATA:ephemeral": 0,
             "swap": 0}})["id"]
 
+        # An image that names no program: the build ends (no reschedule) with
+        # the driver's reason as the server's fault, and no Arrow is left.
+        no_program = self.glance.create(nova_context.get_admin_context(), {
+            "name": "no-program", "status": "active", "container_format": "bare", "disk_format": "raw",
+            "properties": {}})["id"]
+        bad = self.api.post_server({"server": {
+            "name": "bad", "imageRef": no_program, "flavorRef": flavor_id, "networks": "none"}})
+        bad = at.wait_for(lambda: (b := self._server(bad["id"]))["status"] == "ERROR" and b, STATE_TIMEOUT,
+                          "the server without a program to fail")
+        self.assertIn("image property arrow_program: missing", bad["fault"]["message"])
+        self.assertEqual(DAEMON.conn.listAllDomains(0), [])
+        self.api.delete_server(bad["id"])
+        at.wait_for(lambda: self._gone(bad["id"]), STATE_TIMEOUT, "the failed server to be deleted")
+
         # Boot.
         server = self.api.post_server({"server": {
             "name": "web", "imageRef": image_id, "flavorRef": flavor_id, "networks": "none"}})
@@ -159,14 +176,21 @@ class ArrowNovaTest(integrated_helpers._IntegratedTestBase):
         diags = self.admin_api.get_server_diagnostics(sid)
         self.assertEqual(diags["state"], "running")
         self.assertEqual(diags["memory_details"]["maximum"], 128)
+        with nova_utils.temporary_mutation(self.admin_api, microversion="2.47"):  # the older format
+            legacy = self.admin_api.get_server_diagnostics(sid)
+        self.assertEqual(legacy["memory"], 128 * 1024)                 # virDomainGetMaxMemory, KiB
+
+        # nova-compute's periodic resource audit, with the Arrow running.
+        self.compute.manager.update_available_resource(nova_context.get_admin_context())
         hyp = self.admin_api.api_get("/os-hypervisors/detail").body["hypervisors"][0]
         self.assertEqual(hyp["state"], "up")
         self.assertEqual(hyp["status"], "enabled")
         self.assertEqual(hyp["hypervisor_hostname"], DAEMON.conn.getHostname())
         rp = self._get_provider_uuid_by_name(hyp["hypervisor_hostname"])
         inventory = self._get_provider_inventory(rp)
-        self.assertGreaterEqual(inventory["VCPU"]["total"], 1)
-        self.assertGreaterEqual(inventory["MEMORY_MB"]["total"], 128)
+        _, memory_mib, cpus = DAEMON.conn.getInfo()[:3]                # virNodeGetInfo, as virsh nodeinfo
+        self.assertEqual(inventory["VCPU"]["total"], cpus)
+        self.assertEqual(inventory["MEMORY_MB"]["total"], memory_mib)
         usages = self._get_provider_usages(rp)
         self.assertEqual((usages["VCPU"], usages["MEMORY_MB"]), (1, 128))
 
@@ -265,10 +289,10 @@ def main():
         checks.check(result.wasSuccessful() and result.testsRun == 1,
                      "Nova's functional harness: boot, HTTP, console, diagnostics, stop, start, reboots, pause, "
                      "suspend, delete of an Arrow server")
-        seen = sorted({msg for _, msg in NOVA_LIBVIRT_ERRORS})
+        seen = sorted(set(NOVA_LIBVIRT_ERRORS))
         print(f"# libvirt errors Nova met and tolerated ({len(seen)}):")
-        for msg in seen:
-            print(f"#   {msg}")
+        for code, msg in seen:
+            print(f"#   code {code}: {msg}")
     except Exception as e:
         checks.check(False, f"unexpected {type(e).__name__}: {e}")
     if checks.failed:
