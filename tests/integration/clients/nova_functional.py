@@ -21,6 +21,7 @@ Skips (77) when Nova's harness is not installed."""
 import os
 import sys
 import tempfile
+import time
 import unittest
 import warnings
 
@@ -64,7 +65,12 @@ LIBVIRT_RUNNING, LIBVIRT_PAUSED = libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN
 DAEMON = None               # set by main() before the test runs
 LIBVIRT_ERRORS = []         # (code, message) of every libvirt error in this process
 NOVA_LIBVIRT_ERRORS = []    # those before the test's final checks: Nova's
+TIMINGS = []                # (what, seconds), printed: TCG on a shared machine, not asserted
 ORIGINAL_INIT_EVENTS = libvirt_host.Host._init_events
+
+
+def _took(what, start):
+    TIMINGS.append((what, time.monotonic() - start))
 
 
 def _record_libvirt_error(context, err):
@@ -152,6 +158,7 @@ class ArrowNovaTest(integrated_helpers._IntegratedTestBase):
         at.wait_for(lambda: self._gone(bad["id"]), STATE_TIMEOUT, "the failed server to be deleted")
 
         # Boot.
+        t = time.monotonic()
         server = self.api.post_server({"server": {
             "name": "web", "imageRef": image_id, "flavorRef": flavor_id, "networks": "none"}})
         sid = server["id"]
@@ -166,6 +173,7 @@ class ArrowNovaTest(integrated_helpers._IntegratedTestBase):
                        "<nova:name>web</nova:name>", f"<range start='{self.host_port}' to='{GUEST_PORT}'/>"):
             self.assertIn(needle, xml)
         self._answers()
+        _took("POST /servers to the application's first HTTP answer", t)
 
         # The application's output through Nova (the Arrow's log).
         output = at.wait_for(lambda: (o := self.api.post_server_action(sid, {"os-getConsoleOutput": {}})["output"])
@@ -195,25 +203,31 @@ class ArrowNovaTest(integrated_helpers._IntegratedTestBase):
         self.assertEqual((usages["VCPU"], usages["MEMORY_MB"]), (1, 128))
 
         # Stop and start.
+        t = time.monotonic()
         self._action(sid, {"os-stop": None})
         server = self._wait_status(sid, "SHUTOFF")
+        _took("stop to SHUTOFF", t)
         self.assertEqual(server["OS-EXT-STS:power_state"], 4)          # SHUTDOWN
         self.assertFalse(self._domain(sid).isActive())
         self.assertIsNone(at.http_status(f"http://127.0.0.1:{self.host_port}/"))
+        t = time.monotonic()
         self._action(sid, {"os-start": None})
         self._wait_status(sid, "ACTIVE")
         self.assertEqual(self._domain(sid).state()[0], LIBVIRT_RUNNING)
         self._answers()
+        _took("start to an HTTP answer", t)
 
         # Soft and hard reboot: a new QEMU each time (a new domain id), serving again.
         for kind in ("SOFT", "HARD"):
             before = self._domain(sid).ID()
+            t = time.monotonic()
             self._action(sid, {"reboot": {"type": kind}})
             self._wait_status(sid, "ACTIVE")
             after = at.wait_for(lambda: self._domain(sid).ID() if self._domain(sid).isActive() else None,
                                 BOOT_TIMEOUT, f"the Arrow to run after a {kind} reboot")
             self.assertNotEqual(before, after, f"{kind} reboot kept domain id {before}")
             self._answers()
+            _took(f"{kind.lower()} reboot to an HTTP answer", t)
 
         # Pause and unpause: the Arrow's vCPUs stop and resume.
         self._action(sid, {"pause": None})
@@ -243,8 +257,10 @@ class ArrowNovaTest(integrated_helpers._IntegratedTestBase):
         NOVA_LIBVIRT_ERRORS.extend(LIBVIRT_ERRORS)  # before this test's own lookups that must fail
 
         # Delete: the Arrow is gone from the daemon.
+        t = time.monotonic()
         self.api.delete_server(sid)
         at.wait_for(lambda: self._gone(sid), STATE_TIMEOUT, "the server to be deleted")
+        _took("DELETE to the server gone", t)
         gone = self.assertRaises(libvirt.libvirtError, self._domain, sid)
         self.assertEqual(gone.get_error_code(), libvirt.VIR_ERR_NO_DOMAIN)
         self.assertEqual(DAEMON.conn.listAllDomains(0), [])
@@ -289,6 +305,8 @@ def main():
         checks.check(result.wasSuccessful() and result.testsRun == 1,
                      "Nova's functional harness: boot, HTTP, console, diagnostics, stop, start, reboots, pause, "
                      "suspend, delete of an Arrow server")
+        for what, seconds in TIMINGS:
+            print(f"# {what}: {seconds:.1f} s")
         seen = sorted(set(NOVA_LIBVIRT_ERRORS))
         print(f"# libvirt errors Nova met and tolerated ({len(seen)}):")
         for code, msg in seen:
