@@ -15,7 +15,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.p
 import arrowtest as at  # noqa: E402
 
 sys.path.insert(0, os.path.join(at.SRCDIR, "openstack"))
-from lxml import etree  # noqa: E402
+try:
+    from lxml import etree
+except ImportError as e:
+    at.skip(f"arrow_nova needs lxml ({e}); scripts/install-deps installs python3-nova, which brings it")
 
 from arrow_nova import guest_xml, properties as props  # noqa: E402
 from arrow_nova.properties import HostPolicy, PortForward, PropertyError, Share  # noqa: E402
