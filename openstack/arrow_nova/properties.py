@@ -85,6 +85,12 @@ def _words(name, value):
         raise PropertyError(name, f"cannot split into words ({e})")
 
 
+def _items(name, value):
+    """A JSON array of strings, or words separated by commas or blanks."""
+    text = value.strip()
+    return _words(name, text if text.startswith("[") else text.replace(",", " "))
+
+
 def _absolute(name, value):
     if not value.startswith("/") or "\0" in value:
         raise PropertyError(name, f"'{value}' is not an absolute path")
@@ -129,7 +135,7 @@ def _within(path, roots):
 
 def _shares(value, policy):
     shares = []
-    for word in _words(SHARES, value.replace(",", " ")):
+    for word in _items(SHARES, value):
         parts = word.split(":")
         readonly = False
         if len(parts) == 3 and parts[2] in ("ro", "rw"):
@@ -154,7 +160,7 @@ def _ports(value, policy):
         raise PropertyError(PORTS, "port forwards are not allowed on this compute host "
                                    "(nova.conf [arrow] allow_port_forwards is false)")
     ports = []
-    for word in _words(PORTS, value.replace(",", " ")):
+    for word in _items(PORTS, value):
         m = _PORT_RULE.match(word)
         if not m:
             raise PropertyError(PORTS, f"'{word}' is not HOSTPORT:GUESTPORT[/tcp|/udp]")

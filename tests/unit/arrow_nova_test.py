@@ -67,6 +67,8 @@ def check_properties():
                                       policy)
         checks.equal(spec.shares, [Share(f"{root}/www", "/srv", True), Share(root, "/data", False)],
                      "arrow_shares under a share root")
+        spec = props.parse_properties({"arrow_program": "/bin/x", "arrow_shares": f'["{root}/www:/a,b"]'}, policy)
+        checks.equal(spec.shares, [Share(f"{root}/www", "/a,b", False)], "arrow_shares as a JSON array, commas kept")
         checks.check("not under a directory" in (refused({"arrow_program": "/bin/x",
                                                           "arrow_shares": f"{root}/escape:/e"}, policy) or ""),
                      "a share whose symbolic link leaves the share root is refused")
