@@ -25,6 +25,7 @@ RULES = {
     "driver/daemon": {"driver/api", "driver/arrow", "driver/remote", "driver/rpc", "driver/dbus", "domain-xml",
                       "util"},
     "virsh-ext": {"driver/api", "domain-xml", "util"},
+    "openstack": set(),  # Python: no #include, a row to stay in step with ARCHITECTURE.md
 }
 # Headers generated into the build tree, and config.h: allowed everywhere.
 GENERATED = {"config.h"}
