@@ -85,4 +85,31 @@ Status domain_open_console(Call&, XdrWriter&);
 Status domain_open_channel(Call&, XdrWriter&);
 Status domain_send_process_signal(Call&, XdrWriter&);
 
+// Host statistics (remote_host.cc).
+Status node_get_cpu_stats(Call&, XdrWriter&);
+Status node_get_memory_stats(Call&, XdrWriter&);
+Status node_get_free_memory(Call&, XdrWriter&);
+Status node_get_cells_free_memory(Call&, XdrWriter&);
+Status connect_get_cpu_model_names(Call&, XdrWriter&);
+Status connect_get_max_vcpus(Call&, XdrWriter&);
+
+// Domain monitoring (remote_monitor.cc).
+Status domain_get_vcpus(Call&, XdrWriter&);
+Status domain_get_vcpus_flags(Call&, XdrWriter&);
+Status domain_get_max_vcpus(Call&, XdrWriter&);
+Status domain_get_vcpu_pin_info(Call&, XdrWriter&);
+Status domain_get_emulator_pin_info(Call&, XdrWriter&);
+Status domain_get_cpu_stats(Call&, XdrWriter&);
+Status domain_interface_stats(Call&, XdrWriter&);
+Status domain_interface_addresses(Call&, XdrWriter&);
+Status domain_get_scheduler_type(Call&, XdrWriter&);
+Status domain_get_scheduler_parameters(Call&, XdrWriter&);
+Status domain_get_scheduler_parameters_flags(Call&, XdrWriter&);
+Status domain_get_control_info(Call&, XdrWriter&);
+Status domain_get_block_info(Call&, XdrWriter&);
+Status domain_block_stats(Call&, XdrWriter&);
+Status domain_block_stats_flags(Call&, XdrWriter&);
+Status domain_get_disk_errors(Call&, XdrWriter&);
+Status domain_get_iothread_info(Call&, XdrWriter&);
+
 }  // namespace arrow::remote::procs
