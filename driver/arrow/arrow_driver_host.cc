@@ -155,7 +155,8 @@ Result<std::vector<std::vector<bool>>> ArrowDriver::domain_get_vcpu_pin_info(con
   if (!live)  // no <cputune>: every vCPU may run on every host CPU
     return std::vector<std::vector<bool>>(dom->persistent_def().vcpus, std::vector<bool>(ncpus, true));
   std::vector<std::vector<bool>> out;
-  for (const VcpuInfo& v : TRY(domain_get_vcpus(ref))) out.push_back(v.affinity);
+  std::vector<VcpuInfo> vcpus = TRY(domain_get_vcpus(ref));
+  for (const VcpuInfo& v : vcpus) out.push_back(v.affinity);
   return out;
 }
 

@@ -82,15 +82,19 @@ Result<std::string> cell_meminfo(const HostMemory& where, int cell) {
 }  // namespace
 
 Result<std::vector<NodeStat>> read_node_memory_stats(const HostMemory& where, int cell) {
-  if (cell < 0) return parse_meminfo(TRY(read_whole_file(where.proc_meminfo)));
+  if (cell < 0) {
+    std::string host = TRY(read_whole_file(where.proc_meminfo));
+    return parse_meminfo(host);
+  }
   TRY(check_cell(where, cell));
-  std::vector<NodeStat> stats = parse_meminfo(TRY(cell_meminfo(where, cell)));
-  return stats;
+  std::string text = TRY(cell_meminfo(where, cell));
+  return parse_meminfo(text);
 }
 
 Result<std::vector<NodeStat>> read_node_cpu_stats(const HostMemory& where, int cpu) {
   long hz = sysconf(_SC_CLK_TCK);
-  return parse_node_cpu_stats(TRY(read_whole_file(where.proc_stat)), cpu, hz);
+  std::string text = TRY(read_whole_file(where.proc_stat));
+  return parse_node_cpu_stats(text, cpu, hz);
 }
 
 Result<std::vector<uint64_t>> read_cells_free_memory(const HostMemory& where, int start, int max) {
@@ -98,7 +102,8 @@ Result<std::vector<uint64_t>> read_cells_free_memory(const HostMemory& where, in
   std::vector<uint64_t> out;
   for (int cell : host_cells(where)) {
     if (cell < start || int(out.size()) >= max) continue;
-    for (const NodeStat& s : parse_meminfo(TRY(cell_meminfo(where, cell))))
+    std::string text = TRY(cell_meminfo(where, cell));
+    for (const NodeStat& s : parse_meminfo(text))
       if (s.field == "free") out.push_back(s.value * 1024);
   }
   return out;
