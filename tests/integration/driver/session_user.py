@@ -6,7 +6,9 @@ The installed user unit virtarrowd.socket (enabled for every user) makes that
 socket exist from login on. This test creates a user, shows the failure
 without the socket, then provides the socket exactly as the built unit file
 says (its ListenStream, with systemd-socket-activate standing in for the
-user's systemd) and runs the plain `virsh -c arrow:///session` as that user.
+user's systemd) and runs the plain `virsh -c arrow:///session` as that user;
+then, with no socket, the `arrow` command, whose default URI for such a user
+is the session daemon in direct mode, started on demand.
 Root only (it creates the user); skips otherwise."""
 
 import os
@@ -19,7 +21,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
-from arrowtest import BUILDDIR, DAEMON, SKIP, Failures, wait_for  # noqa: E402
+from arrowtest import ARROW, BUILDDIR, DAEMON, SKIP, Failures, wait_for  # noqa: E402
 
 USER = "arrowtest-session"
 UNIT = os.path.join(BUILDDIR, "driver", "daemon", "user", "virtarrowd.socket")
@@ -48,6 +50,19 @@ def user_processes(uid):
     return pids
 
 
+def stop_user(pw, activator):
+    """Ends ACTIVATOR and every process of the test's user (the daemons it started)."""
+    if activator:
+        activator.terminate()
+        activator.wait(10)
+    for pid in user_processes(pw.pw_uid):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    wait_for(lambda: not user_processes(pw.pw_uid), 30, "the test user's processes to end")
+
+
 def main():
     if os.geteuid() != 0:
         print("SKIP: creating a test user needs root")
@@ -70,11 +85,15 @@ def main():
     for d in (home, runtime):
         os.mkdir(d, 0o700)
         os.chown(d, pw.pw_uid, pw.pw_gid)
-    env = {k: v for k, v in os.environ.items() if k.startswith("ARROW_") or k in ("PATH", "LANG")}
+    # The build tree's kernel and daemon (./run's ARROW_* and VIRTD_PATH, where
+    # libvirt's client finds virtarrowd to start), as an installation has them in place.
+    env = {k: v for k, v in os.environ.items() if k.startswith("ARROW_") or k in ("PATH", "LANG", "VIRTD_PATH")}
     env.update(HOME=home, USER=USER, LOGNAME=USER, XDG_RUNTIME_DIR=runtime)
     activator = None
     try:
-        rc, out, err = run_as_user(pw, env, ["virsh", "-c", "arrow:///session", "list"])
+        # As a user's login has it: no VIRTD_PATH, so the client starts the installed session libvirtd.
+        cold = {k: v for k, v in env.items() if k != "VIRTD_PATH"}
+        rc, out, err = run_as_user(pw, cold, ["virsh", "-c", "arrow:///session", "list"])
         checks.check(rc != 0 and "no connection driver available" in err,
                      "without virtarrowd's socket the client falls back to a session libvirtd, which knows no Arrow",
                      f"rc {rc}: {out} {err}")
@@ -97,16 +116,17 @@ def main():
         rc, out, err = run_as_user(pw, env, ["virsh", "-c", "arrow:///session", "uri"])
         checks.check(rc == 0 and out.strip() == "arrow:///session", "and it is the Arrow session daemon",
                      f"rc {rc}: {out} {err}")
+        stop_user(pw, activator)
+        activator = None
+        if os.path.exists(path):
+            os.unlink(path)
+        # Without the unit (no systemd user session): the arrow command's
+        # default URI, the session daemon in direct mode, started on demand.
+        rc, out, err = run_as_user(pw, env, [ARROW, "ps", "-a"])
+        checks.check(rc == 0 and os.path.exists(path),
+                     "`arrow ps` as a non-root user starts the session daemon itself", f"rc {rc}: {out} {err}")
     finally:
-        if activator:
-            activator.terminate()
-            activator.wait(10)
-        for pid in user_processes(pw.pw_uid):  # the daemons this test's user started
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        wait_for(lambda: not user_processes(pw.pw_uid), 30, "the test user's processes to end")
+        stop_user(pw, activator)
         if checks.failed and os.path.exists(os.path.join(top, "daemon.log")):
             with open(os.path.join(top, "daemon.log")) as f:
                 print("# session daemon log:\n" + f.read()[-3000:])
