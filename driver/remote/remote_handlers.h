@@ -1,7 +1,8 @@
 // The handlers of the procedures virtarrowd implements, one per procedure,
 // named after the REMOTE_PROC_ they serve; the table in driver/remote/remote_procs.cc
 // refers to them. remote_connect.cc: connection, host, events;
-// remote_domain.cc: domains.
+// remote_domain.cc: domains; remote_host.cc: host statistics;
+// remote_monitor.cc: domain monitoring.
 #pragma once
 
 #include "driver/remote/remote_call.h"
