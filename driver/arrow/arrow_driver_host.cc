@@ -80,13 +80,13 @@ Result<std::vector<uint64_t>> ArrowDriver::node_get_cells_free_memory(int start,
   return read_cells_free_memory(HostMemory{}, start, max);
 }
 
+// The host's MemFree (/proc/meminfo), which nodememstats shows too: memory
+// outside every NUMA node's accounting (some virtual machines have it) counts.
 Result<uint64_t> ArrowDriver::node_get_free_memory() {
-  HostMemory where;
-  std::vector<int> cells = host_cells(where);
-  std::vector<uint64_t> free = TRY(read_cells_free_memory(where, cells.front(), int(cells.size())));
-  uint64_t total = 0;
-  for (uint64_t f : free) total += f;
-  return total;
+  std::vector<NodeStat> stats = TRY(read_node_memory_stats(HostMemory{}, -1));
+  for (const NodeStat& s : stats)
+    if (s.field == "free") return s.value * 1024;
+  return make_error(VIR_ERR_INTERNAL_ERROR, _("internal error: no MemFree in /proc/meminfo"));
 }
 
 // An Arrow's guest CPU is QEMU's default model (TCG) or the host's (KVM):
