@@ -270,6 +270,12 @@ class DriverApi {
                                                                        unsigned /*flags*/) {
     return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virConnectGetCPUModelNames"));
   }
+  // Free pages of each size in SIZES_KIB (the base page or a huge page size)
+  // for cells START .. START+COUNT-1: cell-major, as virNodeGetFreePages.
+  virtual Result<std::vector<uint64_t>> node_get_free_pages(const std::vector<unsigned>& /*sizes_kib*/, int /*start*/,
+                                                            unsigned /*count*/, unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virNodeGetFreePages"));
+  }
   virtual Result<int> connect_get_max_vcpus(const std::optional<std::string>& /*type*/) {
     return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virConnectGetMaxVcpus"));
   }
@@ -308,6 +314,11 @@ class DriverApi {
   // global_quota (-1: no limit).
   virtual Result<std::vector<TypedParam>> domain_get_scheduler_parameters(const DomainRef&, unsigned /*flags*/) {
     return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainGetSchedulerParameters"));
+  }
+  // virDomainGetMemoryParameters: hard_limit, soft_limit, swap_hard_limit
+  // in KiB (VIR_DOMAIN_MEMORY_PARAM_UNLIMITED: none).
+  virtual Result<std::vector<TypedParam>> domain_get_memory_parameters(const DomainRef&, unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainGetMemoryParameters"));
   }
   virtual Result<DomainControlInfo> domain_get_control_info(const DomainRef&, unsigned /*flags*/) {
     return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainGetControlInfo"));

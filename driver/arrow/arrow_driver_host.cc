@@ -89,6 +89,22 @@ Result<uint64_t> ArrowDriver::node_get_free_memory() {
   return make_error(VIR_ERR_INTERNAL_ERROR, _("internal error: no MemFree in /proc/meminfo"));
 }
 
+Result<std::vector<uint64_t>> ArrowDriver::node_get_free_pages(const std::vector<unsigned>& sizes_kib, int start,
+                                                               unsigned count, unsigned flags) {
+  TRY(check_flags(flags, 0, "virNodeGetFreePages"));
+  HostMemory where;
+  const long page = sysconf(_SC_PAGESIZE);
+  const unsigned base_kib = page > 0 ? unsigned(page / 1024) : 4;
+  std::vector<uint64_t> out;
+  for (unsigned i = 0; i < count; i++) {
+    for (unsigned size : sizes_kib) {
+      uint64_t n = TRY(read_free_pages(where, start + int(i), size, base_kib));
+      out.push_back(n);
+    }
+  }
+  return out;
+}
+
 // An Arrow's guest CPU is QEMU's default model (TCG) or the host's (KVM):
 // no named model can be chosen (domain capabilities: custom mode
 // unsupported), so the list for the host's architecture is empty.
@@ -307,6 +323,39 @@ Result<std::vector<TypedParam>> ArrowDriver::domain_get_scheduler_parameters(con
       typed_param("cpu_shares", TypedParam::Type::ULLong, int64_t(shares)),
       typed_param("global_period", TypedParam::Type::ULLong, int64_t(period)),
       typed_param("global_quota", TypedParam::Type::LLong, quota),
+  };
+}
+
+// memtune: the cgroup's memory.max (hard_limit), memory.high (soft_limit)
+// and memory.swap.max (swap_hard_limit), in KiB, read from the running
+// Arrow's cgroup, or those the next start writes (memory.max from <memory>
+// and QEMU's overhead) where the daemon has cgroups; "max" or no cgroup:
+// unlimited. Setting them is refused: memory.max follows <memory>.
+Result<std::vector<TypedParam>> ArrowDriver::domain_get_memory_parameters(const DomainRef& ref, unsigned flags) {
+  TRY(check_flags(flags, kAffectLive | kAffectConfig, "virDomainGetMemoryParameters"));
+  DomainPtr dom = TRY(find(ref));
+  bool live = TRY(wants_live(flags, dom->active()));
+  constexpr int64_t kUnlimited = VIR_DOMAIN_MEMORY_PARAM_UNLIMITED;
+  int64_t hard = kUnlimited, soft = kUnlimited, swap = kUnlimited;
+  if (!conf_.cgroup_parent.empty()) hard = int64_t(cgroup_limits(live ? dom->def : dom->persistent_def()).memory_max_bytes / 1024);
+  if (live && dom->qemu_pid > 0) {
+    Result<std::string> mount = find_cgroup2_mount();
+    Result<std::string> path = read_cgroup_path(dom->qemu_pid);
+    if (mount.ok() && path.ok()) {
+      const std::string dir = mount.value() + path.value();
+      auto limit = [&](const char* file) {
+        std::optional<std::string> v = first_line(dir + "/" + file);
+        return !v || *v == "max" || v->empty() ? kUnlimited : int64_t(strtoull(v->c_str(), nullptr, 10) / 1024);
+      };
+      hard = limit("memory.max");
+      soft = limit("memory.high");
+      swap = limit("memory.swap.max");
+    }
+  }
+  return std::vector<TypedParam>{
+      typed_param(VIR_DOMAIN_MEMORY_HARD_LIMIT, TypedParam::Type::ULLong, hard),
+      typed_param(VIR_DOMAIN_MEMORY_SOFT_LIMIT, TypedParam::Type::ULLong, soft),
+      typed_param(VIR_DOMAIN_MEMORY_SWAP_HARD_LIMIT, TypedParam::Type::ULLong, swap),
   };
 }
 

@@ -109,4 +109,21 @@ Result<std::vector<uint64_t>> read_cells_free_memory(const HostMemory& where, in
   return out;
 }
 
+Result<uint64_t> read_free_pages(const HostMemory& where, int cell, unsigned size_kib, unsigned base_page_kib) {
+  TRY(check_cell(where, cell));
+  if (size_kib == base_page_kib && size_kib > 0) {
+    std::string text = TRY(cell_meminfo(where, cell));
+    for (const NodeStat& s : parse_meminfo(text))
+      if (s.field == "free") return s.value / size_kib;
+  }
+  const std::string name = fmt("hugepages-%ukB/free_hugepages", size_kib);
+  Result<std::string> count = read_whole_file(fmt("%s/node%d/hugepages/%s", where.node_dir.c_str(), cell, name.c_str()));
+  const bool numa = ::access(fmt("%s/node%d", where.node_dir.c_str(), cell).c_str(), F_OK) == 0;
+  if (!count.ok() && !numa) count = read_whole_file(where.hugepages_dir + "/" + name);
+  if (!count.ok())
+    return make_error(VIR_ERR_INVALID_ARG,
+                      fmt(_("invalid argument: page size %1$u KiB is not available on node %2$d"), size_kib, cell));
+  return strtoull(count.value().c_str(), nullptr, 10);
+}
+
 }  // namespace arrow

@@ -31,6 +31,7 @@ struct HostMemory {
   std::string proc_meminfo = "/proc/meminfo";
   std::string node_dir = "/sys/devices/system/node";
   std::string proc_stat = "/proc/stat";
+  std::string hugepages_dir = "/sys/kernel/mm/hugepages";  // without NUMA
 };
 std::vector<int> host_cells(const HostMemory& where);
 Result<std::vector<NodeStat>> read_node_memory_stats(const HostMemory& where, int cell);
@@ -38,5 +39,11 @@ Result<std::vector<NodeStat>> read_node_cpu_stats(const HostMemory& where, int c
 // Free bytes of cells START.. (at most MAX); VIR_ERR_INVALID_ARG when START
 // is no cell.
 Result<std::vector<uint64_t>> read_cells_free_memory(const HostMemory& where, int start, int max);
+
+// Free pages of SIZE_KIB in CELL: the base page size (MemFree / size), or
+// a huge page size from the cell's hugepages-SIZEkB/free_hugepages (the
+// host's HUGEPAGES_DIR when the kernel exposes no NUMA cells). VIR_ERR_INVALID_ARG naming
+// the size when the host has no such pages.
+Result<uint64_t> read_free_pages(const HostMemory& where, int cell, unsigned size_kib, unsigned base_page_kib);
 
 }  // namespace arrow

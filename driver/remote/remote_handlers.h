@@ -91,6 +91,7 @@ Status node_get_cpu_stats(Call&, XdrWriter&);
 Status node_get_memory_stats(Call&, XdrWriter&);
 Status node_get_free_memory(Call&, XdrWriter&);
 Status node_get_cells_free_memory(Call&, XdrWriter&);
+Status node_get_free_pages(Call&, XdrWriter&);
 Status connect_get_cpu_model_names(Call&, XdrWriter&);
 Status connect_get_max_vcpus(Call&, XdrWriter&);
 
@@ -107,6 +108,7 @@ Status domain_get_scheduler_type(Call&, XdrWriter&);
 Status domain_get_scheduler_parameters(Call&, XdrWriter&);
 Status domain_get_scheduler_parameters_flags(Call&, XdrWriter&);
 Status domain_get_control_info(Call&, XdrWriter&);
+Status domain_get_memory_parameters(Call&, XdrWriter&);
 Status domain_get_block_info(Call&, XdrWriter&);
 Status domain_block_stats(Call&, XdrWriter&);
 Status domain_block_stats_flags(Call&, XdrWriter&);

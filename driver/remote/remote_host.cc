@@ -1,6 +1,6 @@
 // Handlers for the host statistics procedures: NODE_GET_CPU_STATS,
 // NODE_GET_MEMORY_STATS, NODE_GET_FREE_MEMORY, NODE_GET_CELLS_FREE_MEMORY,
-// CONNECT_GET_CPU_MODEL_NAMES, CONNECT_GET_MAX_VCPUS (argument and reply
+// NODE_GET_FREE_PAGES, CONNECT_GET_CPU_MODEL_NAMES, CONNECT_GET_MAX_VCPUS (argument and reply
 // layouts: libvirt 9.0's remote_protocol.x).
 #include <algorithm>
 
@@ -75,6 +75,22 @@ Status node_get_cells_free_memory(Call& call, XdrWriter& ret) {
   std::vector<uint64_t> cells = TRY(call.driver.node_get_cells_free_memory(start, max));
   ret.u32(static_cast<uint32_t>(cells.size()));
   for (uint64_t c : cells) ret.u64(c);
+  return {};
+}
+
+Status node_get_free_pages(Call& call, XdrWriter& ret) {
+  uint32_t n = call.args.array_count(kNodeMaxCells);
+  std::vector<unsigned> sizes;
+  for (uint32_t i = 0; i < n && call.args.ok(); i++) sizes.push_back(call.args.u32());
+  int start = call.args.i32();
+  unsigned count = call.args.u32();
+  unsigned flags = call.args.u32();
+  TRY(decoded(call.args));
+  if (sizes.empty() || count == 0 || uint64_t(sizes.size()) * count > kNodeMaxCells)
+    return make_error(VIR_ERR_INTERNAL_ERROR, _("internal error: the result won't fit into REMOTE_NODE_MAX_CELLS"));
+  std::vector<uint64_t> counts = TRY(call.driver.node_get_free_pages(sizes, start, count, flags));
+  ret.u32(static_cast<uint32_t>(counts.size()));
+  for (uint64_t c : counts) ret.u64(c);
   return {};
 }
 

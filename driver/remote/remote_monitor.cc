@@ -1,6 +1,6 @@
 // Handlers for the domain monitoring procedures: vCPUs (GET_VCPUS,
 // GET_VCPUS_FLAGS, GET_MAX_VCPUS, GET_VCPU_PIN_INFO, GET_EMULATOR_PIN_INFO),
-// GET_CPU_STATS, INTERFACE_STATS, INTERFACE_ADDRESSES, the scheduler
+// GET_CPU_STATS, INTERFACE_STATS, INTERFACE_ADDRESSES, GET_MEMORY_PARAMETERS, the scheduler
 // (GET_SCHEDULER_TYPE, GET_SCHEDULER_PARAMETERS[_FLAGS]), GET_CONTROL_INFO,
 // and what an Arrow without disks or I/O threads answers (GET_BLOCK_INFO,
 // BLOCK_STATS[_FLAGS], GET_DISK_ERRORS, GET_IOTHREAD_INFO). Layouts: libvirt
@@ -19,6 +19,7 @@ inline constexpr int64_t kCpumapsMax = 8388608;     // REMOTE_CPUMAPS_MAX
 inline constexpr int kCpuStatsMax = 16;             // REMOTE_NODE_CPU_STATS_MAX
 inline constexpr unsigned kCpuStatsNcpusMax = 128;  // REMOTE_DOMAIN_GET_CPU_STATS_NCPUS_MAX
 inline constexpr int kSchedulerParamsMax = 16;      // REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX
+inline constexpr int kMemoryParamsMax = 16;         // REMOTE_DOMAIN_MEMORY_PARAMETERS_MAX
 inline constexpr unsigned kVcpuMaximumLive = unsigned(VIR_DOMAIN_AFFECT_LIVE) | unsigned(VIR_DOMAIN_VCPU_MAXIMUM);
 
 Result<DomainRef> existing_dom(Call& call, const DomainRef& dom) { return call.driver.lookup_by_uuid(dom.uuid); }
@@ -213,6 +214,20 @@ Status domain_get_scheduler_parameters_flags(Call& call, XdrWriter& ret) {
   std::vector<TypedParam> params =
       TRY(call.driver.domain_get_scheduler_parameters(dom, flags & ~unsigned(VIR_TYPED_PARAM_STRING_OKAY)));
   write_params(ret, params, nparams);
+  return {};
+}
+
+// memtune: NPARAMS 0 asks how many there are.
+Status domain_get_memory_parameters(Call& call, XdrWriter& ret) {
+  DomainRef dom = read_domain(call.args);
+  int nparams = call.args.i32();
+  unsigned flags = call.args.u32();
+  TRY(decoded(call.args));
+  if (nparams < 0 || nparams > kMemoryParamsMax) return make_error(VIR_ERR_INTERNAL_ERROR, _("internal error: nparams too large"));
+  std::vector<TypedParam> params =
+      TRY(call.driver.domain_get_memory_parameters(dom, flags & ~unsigned(VIR_TYPED_PARAM_STRING_OKAY)));
+  write_params(ret, params, nparams);
+  ret.i32(static_cast<int32_t>(nparams == 0 ? params.size() : std::min(params.size(), static_cast<size_t>(nparams))));
   return {};
 }
 

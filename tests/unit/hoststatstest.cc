@@ -83,7 +83,12 @@ class HostStatsTest : public CppUnit::TestFixture {
   void cells_from_sysfs_and_without_numa() {
     test::TempDir dir("hoststatstest");
     test::write_file(dir.path + "/meminfo", kMeminfo);
-    HostMemory where{dir.path + "/meminfo", dir.path + "/node", dir.path + "/stat"};
+    HostMemory where{dir.path + "/meminfo", dir.path + "/node", dir.path + "/stat", dir.path + "/hugepages"};
+    // Without NUMA, huge pages are the host's.
+    ::mkdir((dir.path + "/hugepages").c_str(), 0700);
+    ::mkdir((dir.path + "/hugepages/hugepages-1048576kB").c_str(), 0700);
+    test::write_file(dir.path + "/hugepages/hugepages-1048576kB/free_hugepages", "2\n");
+    CPPUNIT_ASSERT_EQUAL(uint64_t(2), read_free_pages(where, 0, 1048576, 4).value());
     // No NUMA directory: the whole host is cell 0.
     CPPUNIT_ASSERT(host_cells(where) == std::vector<int>{0});
     CPPUNIT_ASSERT(read_cells_free_memory(where, 0, 8).value() == std::vector<uint64_t>{8192000ull * 1024});
@@ -102,6 +107,15 @@ class HostStatsTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(int(VIR_ERR_INVALID_ARG), bad.error().code);
     CPPUNIT_ASSERT_EQUAL(uint64_t(1001), value_of(read_node_memory_stats(where, 1).value(), "free"));
     CPPUNIT_ASSERT_EQUAL(uint64_t(16384000), value_of(read_node_memory_stats(where, -1).value(), "total"));
+    // Free pages: the base page from the cell's MemFree, huge pages from its hugepages directory.
+    CPPUNIT_ASSERT_EQUAL(uint64_t(1001 / 4), read_free_pages(where, 1, 4, 4).value());
+    ::mkdir((dir.path + "/node/node1/hugepages").c_str(), 0700);
+    ::mkdir((dir.path + "/node/node1/hugepages/hugepages-2048kB").c_str(), 0700);
+    test::write_file(dir.path + "/node/node1/hugepages/hugepages-2048kB/free_hugepages", "7\n");
+    CPPUNIT_ASSERT_EQUAL(uint64_t(7), read_free_pages(where, 1, 2048, 4).value());
+    Result<uint64_t> none = read_free_pages(where, 0, 2048, 4);
+    CPPUNIT_ASSERT_EQUAL(int(VIR_ERR_INVALID_ARG), none.error().code);
+    CPPUNIT_ASSERT(none.error().message.find("2048 KiB") != std::string::npos);
   }
 
   void thread_stat_and_names() {

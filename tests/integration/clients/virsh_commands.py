@@ -115,6 +115,12 @@ def check_readings(virsh, checks):
     checks.check("Scheduler      : posix" in r and "global_quota" in r, "schedinfo: posix with its parameters", r)
     r = virsh(f"domblkinfo {DOM} vda")
     checks.check(r.returncode != 0 and "no disks" in r.stderr, "domblkinfo of a path: no disks", r.stderr)
+    r = virsh(f"memtune {DOM}").stdout
+    checks.check(all(re.search(rf"^{k}\s*: (unlimited|\d+)$", r, re.M) for k in ("hard_limit", "soft_limit", "swap_hard_limit")),
+                 "memtune: the three limits", r)
+    page_kib = os.sysconf("SC_PAGESIZE") // 1024
+    r = virsh(f"freepages --cellno 0 --pagesize {page_kib}").stdout
+    checks.check(re.search(rf"^{page_kib}KiB: \d+$", r, re.M) is not None, "freepages of the base page size", r)
     r = virsh("nodecpustats").stdout
     checks.check(all(re.search(rf"^{k}:\s+\d+$", r, re.M) for k in ("user", "system", "idle", "iowait")),
                  "nodecpustats: user, system, idle, iowait", r)
