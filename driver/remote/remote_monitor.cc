@@ -130,7 +130,8 @@ Status domain_get_emulator_pin_info(Call& call, XdrWriter& ret) {
 // virDomainGetCPUStats. START_CPU -1: the total (cpu_time, user_time,
 // system_time). Per host CPU an Arrow has no accounting: with NCPUS 0 the
 // answer is the number of host CPUs, else zero parameters per CPU (virsh
-// prints "No per-CPU stats available" and then the total).
+// prints "No per-CPU stats available" and then the total); values per CPU
+// asked for anyway are refused.
 Status domain_get_cpu_stats(Call& call, XdrWriter& ret) {
   DomainRef dom = read_domain(call.args);
   unsigned nparams = call.args.u32();
@@ -151,6 +152,12 @@ Status domain_get_cpu_stats(Call& call, XdrWriter& ret) {
   }
   if (start_cpu < 0) return make_error(VIR_ERR_INVALID_ARG, _("invalid argument: start_cpu in virDomainGetCPUStats"));
   TRY(call.driver.domain_get_cpu_stats_total(dom));  // exists and runs
+  // Values asked for anyway: an error, since an empty answer with nparams 0
+  // would make libvirt's client divide by zero.
+  if (nparams > 0 && ncpus > 0) {
+    return make_error(VIR_ERR_OPERATION_UNSUPPORTED,
+                      _("Operation not supported: an Arrow has no per-CPU statistics (ask for the total, start_cpu -1)"));
+  }
   ret.u32(0);
   ret.i32(nparams == 0 && ncpus == 0 ? static_cast<int32_t>(call.driver.node_info().cpus) : 0);
   return {};
