@@ -1,8 +1,10 @@
 // arrow: run an application as an Arrow as easily as running it, and manage
 // Arrows (ps, logs, stop, rm, inspect, events). A client of the stock
-// libvirt library: any URI works (-c URI, default arrow:///system).
+// libvirt library: any URI works (-c URI, default arrow:///system, or the
+// session daemon for a user other than root).
 #include <libvirt/virterror.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -36,6 +38,7 @@ void quiet_errors(void*, virErrorPtr) {}
 
 int main(int argc, char** argv) {
   Global g;
+  g.uri = geteuid() == 0 ? arrow::cli::kSystemUri : arrow::cli::kSessionUri;
   if (const char* env = std::getenv("ARROW_DEFAULT_URI"); env && *env) g.uri = env;
   int i = 1;
   for (; i < argc; i++) {

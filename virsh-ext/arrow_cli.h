@@ -21,8 +21,16 @@ inline constexpr int kExitFailure = 125;      // arrow could not do what was ask
 inline constexpr int kExitNotFound = 127;     // the program is not on the host
 inline constexpr int kExitNotExecutable = 126;
 
+// The default URI: arrow:///system for root; for anyone else the session
+// daemon in libvirt's direct mode, which Debian's client would otherwise
+// only use when the daemon's socket already exists (the user unit
+// virtarrowd.socket provides it in a systemd user session; without one, the
+// client starts virtarrowd itself in direct mode).
+inline constexpr const char* kSystemUri = "arrow:///system";
+inline constexpr const char* kSessionUri = "arrow:///session?mode=direct";
+
 struct Global {
-  std::string uri = "arrow:///system";
+  std::string uri = kSystemUri;
 };
 
 // Prints "arrow: MESSAGE" on stderr.

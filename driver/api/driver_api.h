@@ -82,6 +82,47 @@ struct NodeInfo {
   unsigned threads = 1;
 };
 
+// One field of virNodeGetCPUStats / virNodeGetMemoryStats (virNodeCPUStats,
+// virNodeMemoryStats): nanoseconds or KiB.
+struct NodeStat {
+  std::string field;
+  uint64_t value = 0;
+};
+
+// virVcpuInfo of one vCPU, with its affinity: AFFINITY[i] is host CPU i.
+struct VcpuInfo {
+  unsigned number = 0;
+  int state = 1;  // virVcpuState: VIR_VCPU_RUNNING
+  uint64_t cpu_time_ns = 0;
+  int cpu = -1;  // the host CPU it last ran on
+  std::vector<bool> affinity;
+};
+
+// virDomainInterfaceStats: the guest's view (rx: what the guest received).
+struct InterfaceStats {
+  int64_t rx_bytes = -1, rx_packets = -1, rx_errs = -1, rx_drop = -1;
+  int64_t tx_bytes = -1, tx_packets = -1, tx_errs = -1, tx_drop = -1;
+};
+
+// virDomainInterface: one interface and its addresses (type: virIPAddrType).
+struct DomainInterfaceAddrs {
+  struct Addr {
+    int type = 0;  // VIR_IP_ADDR_TYPE_IPV4
+    std::string addr;
+    unsigned prefix = 0;
+  };
+  std::string name;
+  std::optional<std::string> hwaddr;
+  std::vector<Addr> addrs;
+};
+
+// virDomainControlInfo.
+struct DomainControlInfo {
+  unsigned state = 0;    // virDomainControlState
+  unsigned details = 0;  // virDomainControlErrorReason
+  uint64_t state_time_ms = 0;
+};
+
 // What happened to an Arrow, as the driver tells its front ends: the libvirt
 // RPC program (driver/remote) turns the kinds libvirt has an event for
 // (Lifecycle, Reboot, HeartbeatMissed, MetadataChange) into libvirt domain
@@ -243,6 +284,80 @@ class DriverApi {
   virtual Status domain_managed_save_define_xml(const DomainRef&, const std::optional<std::string>& /*dxml*/,
                                                 unsigned /*flags*/) {
     return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainManagedSaveDefineXML"));
+  }
+
+  // Host statistics (virsh nodecpustats, nodememstats, freecell, cpu-models,
+  // maxvcpus). CPU: a host CPU, or -1 (VIR_NODE_CPU_STATS_ALL_CPUS); CELL: a
+  // NUMA cell, or -1 (VIR_NODE_MEMORY_STATS_ALL_CELLS).
+  virtual Result<std::vector<NodeStat>> node_get_cpu_stats(int /*cpu*/, unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virNodeGetCPUStats"));
+  }
+  virtual Result<std::vector<NodeStat>> node_get_memory_stats(int /*cell*/, unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virNodeGetMemoryStats"));
+  }
+  // Free bytes of cells START .. START+MAX-1 that exist.
+  virtual Result<std::vector<uint64_t>> node_get_cells_free_memory(int /*start*/, int /*max*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virNodeGetCellsFreeMemory"));
+  }
+  virtual Result<uint64_t> node_get_free_memory() {  // bytes
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virNodeGetFreeMemory"));
+  }
+  virtual Result<std::vector<std::string>> connect_get_cpu_model_names(const std::string& /*arch*/,
+                                                                       unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virConnectGetCPUModelNames"));
+  }
+  // Free pages of each size in SIZES_KIB (the base page or a huge page size)
+  // for cells START .. START+COUNT-1: cell-major, as virNodeGetFreePages.
+  virtual Result<std::vector<uint64_t>> node_get_free_pages(const std::vector<unsigned>& /*sizes_kib*/, int /*start*/,
+                                                            unsigned /*count*/, unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virNodeGetFreePages"));
+  }
+  virtual Result<int> connect_get_max_vcpus(const std::optional<std::string>& /*type*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virConnectGetMaxVcpus"));
+  }
+
+  // Domain monitoring (virsh vcpuinfo, vcpucount, vcpupin, emulatorpin,
+  // cpu-stats, domifstat, domifaddr, schedinfo, domblkinfo, domcontrol).
+  // FLAGS as libvirt's APIs define them.
+  virtual Result<std::vector<VcpuInfo>> domain_get_vcpus(const DomainRef&) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainGetVcpus"));
+  }
+  virtual Result<int> domain_get_vcpus_flags(const DomainRef&, unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainGetVcpusFlags"));
+  }
+  // Each vCPU's affinity (vCPU i: element i), and the emulator's.
+  virtual Result<std::vector<std::vector<bool>>> domain_get_vcpu_pin_info(const DomainRef&, unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainGetVcpuPinInfo"));
+  }
+  virtual Result<std::vector<bool>> domain_get_emulator_pin_info(const DomainRef&, unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainGetEmulatorPinInfo"));
+  }
+  // virDomainGetCPUStats' total (start_cpu -1): cpu_time, user_time,
+  // system_time. Per host CPU there is nothing: no per-CPU accounting.
+  virtual Result<std::vector<TypedParam>> domain_get_cpu_stats_total(const DomainRef&) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainGetCPUStats"));
+  }
+  // DEVICE: the interface's target name or MAC address.
+  virtual Result<InterfaceStats> domain_interface_stats(const DomainRef&, const std::string& /*device*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainInterfaceStats"));
+  }
+  // SOURCE: virDomainInterfaceAddressesSource (LEASE, AGENT, ARP).
+  virtual Result<std::vector<DomainInterfaceAddrs>> domain_interface_addresses(const DomainRef&, unsigned /*source*/,
+                                                                               unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainInterfaceAddresses"));
+  }
+  // The parameters of the scheduler ("posix"): cpu_shares, global_period,
+  // global_quota (-1: no limit).
+  virtual Result<std::vector<TypedParam>> domain_get_scheduler_parameters(const DomainRef&, unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainGetSchedulerParameters"));
+  }
+  // virDomainGetMemoryParameters: hard_limit, soft_limit, swap_hard_limit
+  // in KiB (VIR_DOMAIN_MEMORY_PARAM_UNLIMITED: none).
+  virtual Result<std::vector<TypedParam>> domain_get_memory_parameters(const DomainRef&, unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainGetMemoryParameters"));
+  }
+  virtual Result<DomainControlInfo> domain_get_control_info(const DomainRef&, unsigned /*flags*/) {
+    return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainGetControlInfo"));
   }
 
   // Events: the driver calls every subscriber for every event, in order, on

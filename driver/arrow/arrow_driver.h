@@ -112,6 +112,26 @@ class ArrowDriver final : public DriverApi {
                              const std::optional<std::string>& key, const std::optional<std::string>& uri,
                              unsigned flags) override;
 
+  // Host statistics and domain monitoring (arrow_driver_host.cc).
+  Result<std::vector<NodeStat>> node_get_cpu_stats(int cpu, unsigned flags) override;
+  Result<std::vector<NodeStat>> node_get_memory_stats(int cell, unsigned flags) override;
+  Result<std::vector<uint64_t>> node_get_cells_free_memory(int start, int max) override;
+  Result<uint64_t> node_get_free_memory() override;
+  Result<std::vector<std::string>> connect_get_cpu_model_names(const std::string& arch, unsigned flags) override;
+  Result<int> connect_get_max_vcpus(const std::optional<std::string>& type) override;
+  Result<std::vector<uint64_t>> node_get_free_pages(const std::vector<unsigned>& sizes_kib, int start, unsigned count,
+                                                    unsigned flags) override;
+  Result<std::vector<VcpuInfo>> domain_get_vcpus(const DomainRef& dom) override;
+  Result<int> domain_get_vcpus_flags(const DomainRef& dom, unsigned flags) override;
+  Result<std::vector<std::vector<bool>>> domain_get_vcpu_pin_info(const DomainRef& dom, unsigned flags) override;
+  Result<std::vector<bool>> domain_get_emulator_pin_info(const DomainRef& dom, unsigned flags) override;
+  Result<std::vector<TypedParam>> domain_get_cpu_stats_total(const DomainRef& dom) override;
+  Result<InterfaceStats> domain_interface_stats(const DomainRef& dom, const std::string& device) override;
+  Result<std::vector<DomainInterfaceAddrs>> domain_interface_addresses(const DomainRef& dom, unsigned source,
+                                                                       unsigned flags) override;
+  Result<std::vector<TypedParam>> domain_get_scheduler_parameters(const DomainRef& dom, unsigned flags) override;
+  Result<std::vector<TypedParam>> domain_get_memory_parameters(const DomainRef& dom, unsigned flags) override;
+  Result<DomainControlInfo> domain_get_control_info(const DomainRef& dom, unsigned flags) override;
 
  private:
   using DomainPtr = std::shared_ptr<ArrowDomain>;

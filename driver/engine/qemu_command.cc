@@ -165,6 +165,10 @@ void add_machine(std::vector<std::string>& argv, const ArrowDef& def, const Comm
   add(argv, "-m", memory_option(def.memory_kib));
   add(argv, "-smp", std::to_string(def.vcpus));
   add(argv, "-name", "guest=" + qemu_escape(def.name));
+  // debug-threads=on names each vCPU thread "CPU N/TCG" (or /KVM), which is how
+  // virDomainGetVcpus finds them in /proc (qemu_proc.h). A -name of its own
+  // (QEMU merges them): adoption matches the argument guest=NAME exactly.
+  add(argv, "-name", "debug-threads=on");
   for (const char* flag : {"-nodefaults", "-no-user-config"}) argv.emplace_back(flag);
   add(argv, "-display", "none");
   argv.emplace_back("-no-reboot");  // guest reboot = power off (reboot=t)

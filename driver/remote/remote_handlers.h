@@ -1,7 +1,8 @@
 // The handlers of the procedures virtarrowd implements, one per procedure,
 // named after the REMOTE_PROC_ they serve; the table in driver/remote/remote_procs.cc
 // refers to them. remote_connect.cc: connection, host, events;
-// remote_domain.cc: domains.
+// remote_domain.cc: domains; remote_host.cc: host statistics;
+// remote_monitor.cc: domain monitoring.
 #pragma once
 
 #include "driver/remote/remote_call.h"
@@ -94,5 +95,34 @@ Status connect_get_all_domain_stats(Call&, XdrWriter&);
 Status domain_open_console(Call&, XdrWriter&);
 Status domain_open_channel(Call&, XdrWriter&);
 Status domain_send_process_signal(Call&, XdrWriter&);
+
+// Host statistics (remote_host.cc).
+Status node_get_cpu_stats(Call&, XdrWriter&);
+Status node_get_memory_stats(Call&, XdrWriter&);
+Status node_get_free_memory(Call&, XdrWriter&);
+Status node_get_cells_free_memory(Call&, XdrWriter&);
+Status node_get_free_pages(Call&, XdrWriter&);
+Status connect_get_cpu_model_names(Call&, XdrWriter&);
+Status connect_get_max_vcpus(Call&, XdrWriter&);
+
+// Domain monitoring (remote_monitor.cc).
+Status domain_get_vcpus(Call&, XdrWriter&);
+Status domain_get_vcpus_flags(Call&, XdrWriter&);
+Status domain_get_max_vcpus(Call&, XdrWriter&);
+Status domain_get_vcpu_pin_info(Call&, XdrWriter&);
+Status domain_get_emulator_pin_info(Call&, XdrWriter&);
+Status domain_get_cpu_stats(Call&, XdrWriter&);
+Status domain_interface_stats(Call&, XdrWriter&);
+Status domain_interface_addresses(Call&, XdrWriter&);
+Status domain_get_scheduler_type(Call&, XdrWriter&);
+Status domain_get_scheduler_parameters(Call&, XdrWriter&);
+Status domain_get_scheduler_parameters_flags(Call&, XdrWriter&);
+Status domain_get_control_info(Call&, XdrWriter&);
+Status domain_get_memory_parameters(Call&, XdrWriter&);
+Status domain_get_block_info(Call&, XdrWriter&);
+Status domain_block_stats(Call&, XdrWriter&);
+Status domain_block_stats_flags(Call&, XdrWriter&);
+Status domain_get_disk_errors(Call&, XdrWriter&);
+Status domain_get_iothread_info(Call&, XdrWriter&);
 
 }  // namespace arrow::remote::procs

@@ -361,4 +361,19 @@ Result<std::vector<DomainStatsRecord>> FakeDriver::get_all_domain_stats(unsigned
   return out;
 }
 
+Result<std::vector<NodeStat>> FakeDriver::node_get_cpu_stats(int cpu, unsigned) {
+  if (cpu < -1 || cpu > 0) return make_error(VIR_ERR_INVALID_ARG, fmt(_("invalid argument: the host has no CPU %1$d"), cpu));
+  return std::vector<NodeStat>{{"kernel", 1}, {"user", 2}, {"idle", 3}, {"iowait", 4}};
+}
+
+Result<std::vector<DomainInterfaceAddrs>> FakeDriver::domain_interface_addresses(const DomainRef& ref, unsigned,
+                                                                                 unsigned) {
+  TRY(find_or_error(ref.uuid));
+  DomainInterfaceAddrs iface;
+  iface.name = "eth0";
+  iface.hwaddr = "52:54:00:12:34:56";
+  iface.addrs.push_back({0, "10.0.2.15", 24});
+  return std::vector<DomainInterfaceAddrs>{iface};
+}
+
 }  // namespace arrow::test

@@ -53,6 +53,11 @@ class FakeDriver : public DriverApi {
   Result<uint64_t> domain_get_max_memory(const DomainRef& dom) override;
   Result<std::vector<DomainStatsRecord>> get_all_domain_stats(unsigned stats, unsigned flags) override;
 
+  // Host statistics: fixed numbers for the RPC layer's byte tests.
+  Result<std::vector<NodeStat>> node_get_cpu_stats(int cpu, unsigned flags) override;
+  Result<std::vector<DomainInterfaceAddrs>> domain_interface_addresses(const DomainRef& dom, unsigned source,
+                                                                       unsigned flags) override;
+
   void subscribe(EventListener listener) override { listeners_.push_back(std::move(listener)); }
 
  private:

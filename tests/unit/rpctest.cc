@@ -236,6 +236,7 @@ class RpcTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(read_only_refuses_every_write_procedure);
   CPPUNIT_TEST(every_procedure_answers_on_read_only);
   CPPUNIT_TEST(lookup_error_is_no_domain);
+  CPPUNIT_TEST(host_and_monitoring_replies_are_byte_exact);
   CPPUNIT_TEST(slow_call_does_not_block_others);
   CPPUNIT_TEST(lifecycle_event_is_byte_exact);
   CPPUNIT_TEST(malformed_frame_closes_only_that_client);
@@ -396,6 +397,47 @@ class RpcTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(42, e.code);
     CPPUNIT_ASSERT_EQUAL(20, e.domain);
     CPPUNIT_ASSERT_EQUAL(std::string("Domain not found: no domain with matching name 'x'"), e.message);
+  }
+
+  // NODE_GET_CPU_STATS: a count query (nparams 0), then the values
+  // ({field, value}<>, nparams); DOMAIN_INTERFACE_ADDRESSES: one interface
+  // with one address; DOMAIN_GET_BLOCK_INFO: an Arrow has no disks.
+  void host_and_monitoring_replies_are_byte_exact() {
+    Peer p(*server_, false);
+    p.reply(1, 0, open_args(0));
+    XdrWriter count;
+    count.i32(-1), count.i32(0), count.u32(0);
+    CPPUNIT_ASSERT_EQUAL(std::string("00000000" "00000004"), hex(p.reply(227, 1, count.bytes()).payload));
+    XdrWriter two;
+    two.i32(-1), two.i32(2), two.u32(0);
+    CPPUNIT_ASSERT_EQUAL(std::string("00000002"
+                                     "00000006" "6b65726e656c0000" "0000000000000001"  // "kernel", 1
+                                     "00000004" "75736572" "0000000000000002"          // "user", 2
+                                     "00000002"),
+                         hex(p.reply(227, 2, two.bytes()).payload));
+    XdrWriter bad;
+    bad.i32(5), bad.i32(4), bad.u32(0);
+    CPPUNIT_ASSERT_EQUAL(int(VIR_ERR_INVALID_ARG), error_of(p.reply(227, 3, bad.bytes())).code);
+
+    Frame def = p.reply(11, 4, args_str(domain_xml("mon", "44444444-4444-4444-4444-444444444444")));
+    XdrReader rd(def.payload.data(), def.payload.size());
+    DomainRef dom = read_domain(rd);
+    XdrWriter addrs;
+    write_domain(addrs, dom);
+    addrs.u32(0), addrs.u32(0);  // source LEASE, flags
+    CPPUNIT_ASSERT_EQUAL(std::string("00000001"                          // one interface
+                                     "00000004" "65746830"               // "eth0"
+                                     "00000001" "00000011" "35323a35343a30303a31323a33343a3536000000"  // hwaddr
+                                     "00000001" "00000000"               // one address, IPv4
+                                     "00000009" "31302e302e322e3135000000" "00000018"),  // "10.0.2.15", 24
+                         hex(p.reply(353, 5, addrs.bytes()).payload));
+    XdrWriter blk;
+    write_domain(blk, dom);
+    blk.string("vda"), blk.u32(0);
+    WireError e = error_of(p.reply(194, 6, blk.bytes()));
+    CPPUNIT_ASSERT_EQUAL(int(VIR_ERR_INVALID_ARG), e.code);
+    CPPUNIT_ASSERT_EQUAL(std::string("invalid argument: invalid path vda not assigned to domain (an Arrow has no disks)"),
+                         e.message);
   }
 
   void slow_call_does_not_block_others() {

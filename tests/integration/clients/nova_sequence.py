@@ -274,8 +274,8 @@ def init_host(nova):
             return f"error {e.get_error_code()}, an empty list for Nova"
 
     def resources():
-        # Not called: getCPUModelNames (Nova never calls it) and getCPUStats
-        # (only for the optional cpu.virt_driver compute monitor).
+        # Not called here: getCPUModelNames (only for configured cpu_models)
+        # and getCPUStats (the cpu.virt_driver compute monitor, after spawn).
         conn = nova.get_connection
         cpus, cpumap, online = conn().getCPUMap()
         check(cpus > 0 and online > 0 and any(cpumap), f"getCPUMap {cpus} {online}")
@@ -338,6 +338,19 @@ def spawn(nova, uuid, port):
               "XMLDesc(0) keeps Nova's <metadata><nova:instance> in its namespace")
         return guest.ID()
     R.step("spawn: isActive, info(), XMLDesc(0) with id and nova metadata", inspect)
+
+    def vcpus_and_host_cpu():
+        # LibvirtDriver._get_vcpu_used and get_server_diagnostics
+        # (Guest.get_vcpus_info: dom.vcpus()), and Host.get_cpu_stats, which
+        # the compute monitor cpu.virt_driver reads (getCPUStats(-1)).
+        infos, maps = nova.get_guest(uuid).vcpus()
+        check(len(infos) == 1 and infos[0][1] == libvirt.VIR_VCPU_RUNNING and len(maps) == 1 and any(maps[0]),
+              f"vcpus() {infos} {maps}")
+        stats = nova.get_connection().getCPUStats(libvirt.VIR_NODE_CPU_STATS_ALL_CPUS)
+        check(set(stats) == {"kernel", "user", "idle", "iowait"} and stats["user"] > 0, f"getCPUStats {stats}")
+        return f"vCPU 0 on host CPU {infos[0][3]}, {infos[0][2] / 1e9:.2f} s; host user {stats['user'] / 1e9:.0f} s"
+    print("#   " + R.step("spawn: vcpus() (vCPUs used, diagnostics), getCPUStats (compute monitor)",
+                           vcpus_and_host_cpu))
     R.step("spawn: the application answers through the port forward",
            at.http_get, f"http://127.0.0.1:{port}/", BOOT_TIMEOUT)
 

@@ -2,10 +2,12 @@
 """<interface type='bridge'>: two Arrows on one host bridge reach each other,
 and the host reaches them. Everything happens inside a network namespace
 this test creates (with its own bridge br0) and removes, so no traffic and
-no interface ever touches the host's own network. Needs root (TAP devices
+no interface ever touches the host's own network. Also what virsh shows of
+the bridge interface: domifstat counters, domifaddr (lease and arp). Needs root (TAP devices
 and namespaces); skips with 77 otherwise or when `ip netns` is missing."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -70,6 +72,29 @@ def check_missing_bridge(daemon, checks):
     checks.check(leaked == "", "no TAP device is left behind", leaked)
 
 
+def check_counters_and_addresses(daemon, checks):
+    """After the host fetched B's page: virsh domifstat shows the traffic (the
+    TAP's counters, from the guest's side), domifaddr B's configured address
+    (source lease) and what the host's neighbour table learnt (source arp)."""
+    def virsh(*args):
+        return subprocess.run(["virsh", "-c", daemon.uri, *args], capture_output=True, text=True, timeout=60)
+    xml = virsh("dumpxml", "bridge-b").stdout
+    mac = re.search(r"<mac address='([0-9a-f:]+)'", xml).group(1)
+    r = virsh("domifstat", "bridge-b", mac)
+    stats = dict(re.findall(r"^\S+ (rx_bytes|tx_bytes|rx_packets|tx_packets) (\d+)$", r.stdout, re.M))
+    checks.check(r.returncode == 0 and int(stats.get("rx_bytes", 0)) > 0 and int(stats.get("tx_bytes", 0)) > len(PAGE),
+                 "virsh domifstat: B received the request and sent the page", r.stdout + r.stderr)
+    r = virsh("domifaddr", "bridge-b")
+    tap = re.search(rf"^\s*(\S+)\s+{mac}\s+ipv4\s+10\.77\.0\.3/24$", r.stdout, re.M)
+    checks.check(tap is not None, "virsh domifaddr: B's configured address on its TAP", r.stdout + r.stderr)
+    if tap:
+        r = virsh("domifstat", "bridge-b", tap.group(1))
+        checks.check(r.returncode == 0 and "rx_bytes" in r.stdout, "virsh domifstat by the TAP's name", r.stderr)
+    r = virsh("domifaddr", "bridge-b", "--source", "arp")
+    checks.check(re.search(rf"{mac}\s+ipv4\s+10\.77\.0\.3/0", r.stdout) is not None,
+                 "virsh domifaddr --source arp: the host's neighbour entry for B", r.stdout + r.stderr)
+
+
 def run(daemon, work, checks):
     check_missing_bridge(daemon, checks)
     www = os.path.join(work, "www")
@@ -90,6 +115,7 @@ def run(daemon, work, checks):
     except AssertionError as e:
         checks.check(False, "host (in the namespace) gets B's page over br0", f"{e}\n{daemon.app_log('bridge-b')}")
         return
+    check_counters_and_addresses(daemon, checks)
     # A asks B, retrying while B might still be starting, then reports wget's status.
     script = ("i=0; until busybox wget -q -O - http://10.77.0.3/index.html; do s=$?; i=$((i+1)); "
               "if [ $i -ge 20 ]; then echo wget-status=$s; exit 1; fi; sleep 1; done; echo wget-status=0")
