@@ -199,6 +199,11 @@ class ArrowNovaTest(integrated_helpers._IntegratedTestBase):
         _, memory_mib, cpus = DAEMON.conn.getInfo()[:3]                # virNodeGetInfo, as virsh nodeinfo
         self.assertEqual(inventory["VCPU"]["total"], cpus)
         self.assertEqual(inventory["MEMORY_MB"]["total"], memory_mib)
+        traits = set(self._get_provider_traits(rp))
+        self.assertIn("COMPUTE_IMAGE_TYPE_RAW", traits)
+        for cannot in ("COMPUTE_NET_ATTACH_INTERFACE", "COMPUTE_VOLUME_MULTI_ATTACH", "COMPUTE_VOLUME_EXTEND",
+                       "COMPUTE_DEVICE_TAGGING", "COMPUTE_ACCELERATORS"):
+            self.assertNotIn(cannot, traits)                           # the scheduler knows what an Arrow can't
         usages = self._get_provider_usages(rp)
         self.assertEqual((usages["VCPU"], usages["MEMORY_MB"]), (1, 128))
 
