@@ -260,7 +260,8 @@ class ArrowDriver(libvirt_driver.LibvirtDriver):
         raise _refused("Snapshot", "an Arrow has no disk; its program comes from the image's properties")
 
     def set_admin_password(self, instance, new_pass):
-        raise exception.SetAdminPasswdNotSupported()
+        raise exception.SetAdminPasswdNotSupported(
+            message="Set admin password is not supported for an Arrow: it runs one program, no guest agent")
 
     def attach_volume(self, context, connection_info, instance, mountpoint, disk_bus=None, device_type=None,
                       encryption=None):
@@ -271,28 +272,39 @@ class ArrowDriver(libvirt_driver.LibvirtDriver):
         raise _refused("Swapping a volume", "an Arrow has no block devices")
 
     def extend_volume(self, context, connection_info, instance, requested_size):
-        raise exception.ExtendVolumeNotSupported()
+        raise exception.ExtendVolumeNotSupported(message="Extending a volume is not supported for an Arrow: "
+                                                         "it has no block devices")
 
     def attach_interface(self, context, instance, image_meta, vif):
-        raise exception.AttachInterfaceNotSupported(instance_uuid=instance.uuid)
+        raise exception.AttachInterfaceNotSupported(
+            message=f"Attaching interfaces is not supported for instance {instance.uuid}: an Arrow's interface "
+                    f"is fixed while it runs")
 
     def detach_interface(self, context, instance, vif):
         raise _refused("Detaching an interface", "an Arrow's interface is fixed while it runs")
 
     def get_vnc_console(self, context, instance):
-        raise exception.ConsoleTypeUnavailable(console_type="vnc")
+        raise self._no_console("vnc")
 
     def get_spice_console(self, context, instance):
-        raise exception.ConsoleTypeUnavailable(console_type="spice")
+        raise self._no_console("spice")
 
     def get_serial_console(self, context, instance):
-        raise exception.ConsoleTypeUnavailable(console_type="serial")
+        raise self._no_console("serial")
+
+    @staticmethod
+    def _no_console(kind):
+        return exception.ConsoleTypeUnavailable(
+            message=f"Unavailable console type {kind}: an Arrow has no display or interactive console for Nova; "
+                    f"its output is the console log (os-getConsoleOutput)")
 
     def quiesce(self, context, instance, image_meta):
-        raise exception.InstanceQuiesceNotSupported(instance_id=instance.uuid)
+        raise exception.InstanceQuiesceNotSupported(
+            message=f"Quiescing is not supported in instance {instance.uuid}: an Arrow has no guest agent")
 
     def unquiesce(self, context, instance, image_meta):
-        raise exception.InstanceQuiesceNotSupported(instance_id=instance.uuid)
+        raise exception.InstanceQuiesceNotSupported(
+            message=f"Quiescing is not supported in instance {instance.uuid}: an Arrow has no guest agent")
 
     def migrate_disk_and_power_off(self, context, instance, dest, flavor, network_info, block_device_info=None,
                                    timeout=0, retry_interval=0):

@@ -199,7 +199,56 @@ def check_nova_network():
                      f"refused: {expected}", got)
 
 
+def check_refusals():
+    """Each refusal keeps LibvirtDriver's signature (Nova calls it by keyword
+    too) and raises Nova's own exception type."""
+    try:
+        import inspect
+        from nova import exception
+        from nova.virt.libvirt import driver as libvirt_driver
+        from arrow_nova import driver as arrow_driver
+    except ImportError as e:
+        print(f"# skipped the refusal checks: {e}")
+        return
+    drv = arrow_driver.ArrowDriver.__new__(arrow_driver.ArrowDriver)
+
+    class Instance:
+        uuid = UUID
+
+    inst = Instance()
+    cases = [
+        ("rescue", (None, inst, None, None, None, None), exception.InstanceNotRescuable),
+        ("snapshot", (None, inst, "img", None), exception.NotSupported),
+        ("set_admin_password", (inst, "pw"), exception.SetAdminPasswdNotSupported),
+        ("attach_volume", (None, {"serial": "vol"}, inst, "/dev/vdb"), exception.VolumeAttachFailed),
+        ("swap_volume", (None, {}, {}, inst, "/dev/vdb", 1), exception.NotSupported),
+        ("extend_volume", (None, {}, inst, 1), exception.ExtendVolumeNotSupported),
+        ("attach_interface", (None, inst, None, None), exception.AttachInterfaceNotSupported),
+        ("detach_interface", (None, inst, None), exception.NotSupported),
+        ("get_vnc_console", (None, inst), exception.ConsoleTypeUnavailable),
+        ("get_spice_console", (None, inst), exception.ConsoleTypeUnavailable),
+        ("get_serial_console", (None, inst), exception.ConsoleTypeUnavailable),
+        ("quiesce", (None, inst, None), exception.InstanceQuiesceNotSupported),
+        ("unquiesce", (None, inst, None), exception.InstanceQuiesceNotSupported),
+        ("migrate_disk_and_power_off", (None, inst, "dest", None, None), exception.InstanceFaultRollback),
+        ("check_can_live_migrate_destination", (None, inst, None, None), exception.MigrationPreCheckError),
+        ("check_can_live_migrate_source", (None, inst, None), exception.MigrationPreCheckError),
+    ]
+    for name, args, expected in cases:
+        ours = inspect.signature(getattr(arrow_driver.ArrowDriver, name))
+        theirs = inspect.signature(getattr(libvirt_driver.LibvirtDriver, name))
+        checks.equal(list(ours.parameters), list(theirs.parameters), f"{name} keeps LibvirtDriver's parameters")
+        try:
+            getattr(drv, name)(*args)
+            got = None
+        except Exception as e:
+            got = e
+        checks.check(isinstance(got, expected) and "Arrow" in str(got), f"{name} raises {expected.__name__}: {got}",
+                     repr(got))
+
+
 check_properties()
 check_xml()
 check_nova_network()
+check_refusals()
 checks.finish()
