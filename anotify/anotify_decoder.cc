@@ -49,6 +49,9 @@ std::string anotify_event_describe(const AnotifyEvent& event) {
       return fmt("output ended (%llu bytes)", static_cast<unsigned long long>(e.bytes));
     }
     std::string operator()(const AnotifyInstructionsWanted&) const { return "asks for its instructions"; }
+    std::string operator()(const AnotifyMemoryPressure& e) const {
+      return fmt("memory pressure (%u of %u kB available)", e.available_kib, e.total_kib);
+    }
   };
   return std::visit(Describe{}, event);
 }
@@ -146,6 +149,9 @@ void AnotifyDecoder::decode_frame(uint8_t type, std::span<const uint8_t> p, std:
       return;
     case ANOTIFY_INSTRUCTIONS_WANTED:
       out.emplace_back(AnotifyInstructionsWanted{});
+      return;
+    case ANOTIFY_MEMORY_PRESSURE:
+      if (need(16)) out.emplace_back(AnotifyMemoryPressure{get_u64(p.data()), get_u32(p.data() + 8), get_u32(p.data() + 12)});
       return;
     case ANOTIFY_SHUTDOWN:  // host->guest types never travel this way
     case ANOTIFY_SIGNAL:

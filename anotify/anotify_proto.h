@@ -39,7 +39,10 @@ enum anotify_type {
    * says only how many: kernel/CMDLINE.md, arrow.nenv): */
   ANOTIFY_SETENV = 11,             /* host -> guest; payload: "NAME=VALUE", one environment variable, no NUL */
   ANOTIFY_INSTRUCTIONS_END = 12,   /* host -> guest; empty: that was all of them */
-  ANOTIFY_INSTRUCTIONS_WANTED = 13 /* guest -> host; empty: ainit waits for them (again, after a reconnect) */
+  ANOTIFY_INSTRUCTIONS_WANTED = 13, /* guest -> host; empty: ainit waits for them (again, after a reconnect) */
+  /* Memory (types 20-23; AutoBalloon, see PROTOCOL.md): */
+  ANOTIFY_MEMORY_PRESSURE = 20 /* guest -> host; payload: u64 PSI "some" stall total in us, u32 MemAvailable kB,
+                                  u32 MemTotal kB */
 };
 
 /* Who ended an OOM victim (second field of ANOTIFY_OOM; absent means the kernel). */

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "driver/arrow/arrow_autoballoon.h"
 #include "driver/engine/confine.h"
 #include "driver/engine/log_file.h"
 #include "driver/engine/qemu_process.h"  // ProcStat, read_proc_stat
@@ -37,6 +38,8 @@ struct ArrowConf {
   std::string cgroup_parent;
   // Each Arrow's log: rotated past max_bytes, keep files kept (log_file.h).
   LogPolicy log_policy;
+  // AutoBalloon for Arrows whose XML does not say (arrow_autoballoon.h).
+  AutoBalloonConf autoballoon;
 };
 
 // Where the kernel and initramfs are: $ARROW_KERNEL_DIR (the build tree, set

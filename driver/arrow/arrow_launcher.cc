@@ -3,6 +3,7 @@
 #include "driver/arrow/arrow_console.h"
 #include "driver/arrow/arrow_domain.h"
 #include "driver/engine/cgroup.h"
+#include "driver/engine/qemu_balloon.h"
 #include "driver/engine/qemu_process.h"
 #include "util/i18n.h"
 
@@ -76,6 +77,29 @@ class ProcessLauncher final : public ArrowLauncher {
   Status console_write(std::span<const uint8_t> bytes) override {
     if (!process_ || process_->exited()) return make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running"));
     return process_->console_write(bytes);
+  }
+
+  bool has_balloon() const override {
+    Result<CommandContext> ctx = context();
+    return ctx.ok() && arrow::has_balloon(spec_.def, ctx.value());
+  }
+
+  void balloon_set_target(uint64_t kib, std::function<void(Status)> done) override {
+    QmpMonitor* monitor = process_ ? process_->monitor() : nullptr;
+    if (!monitor) return done(make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running")));
+    arrow::balloon_set_target(*monitor, kib, std::move(done));
+  }
+
+  void balloon_set_stats_period(unsigned period_s, std::function<void(Status)> done) override {
+    QmpMonitor* monitor = process_ ? process_->monitor() : nullptr;
+    if (!monitor) return done(make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running")));
+    arrow::balloon_set_stats_period(*monitor, period_s, std::move(done));
+  }
+
+  void balloon_query(std::function<void(Result<BalloonInfo>)> done) override {
+    QmpMonitor* monitor = process_ ? process_->monitor() : nullptr;
+    if (!monitor) return done(make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running")));
+    arrow::balloon_query(*monitor, std::move(done));
   }
 
   Status signal_application(int signum) override {

@@ -19,6 +19,9 @@ Result<std::unique_ptr<DriverApi>> make_arrow_driver(const daemon::DaemonPaths& 
   if (daemon_conf.boot_timeout_s) conf.boot_timeout_s = *daemon_conf.boot_timeout_s;
   if (daemon_conf.log_max_size) conf.log_policy.max_bytes = *daemon_conf.log_max_size;
   if (daemon_conf.log_max_backups) conf.log_policy.keep = *daemon_conf.log_max_backups;
+  if (daemon_conf.autoballoon) conf.autoballoon.enabled = *daemon_conf.autoballoon;
+  if (daemon_conf.autoballoon_margin_mib) conf.autoballoon.margin_kib = *daemon_conf.autoballoon_margin_mib * 1024;
+  if (daemon_conf.autoballoon_floor_mib) conf.autoballoon.floor_kib = *daemon_conf.autoballoon_floor_mib * 1024;
   // The system account (arrow-qemu) is the default of the system daemon
   // only: a --root instance runs QEMU as itself unless its config names a user.
   TRY(arrow_conf_confine(conf, daemon_conf.user, ::geteuid(),

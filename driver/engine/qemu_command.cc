@@ -16,6 +16,7 @@
 
 #include "anotify/anotify_decoder.h"
 #include "config.h"
+#include "driver/engine/qemu_balloon.h"
 #include "util/fd.h"
 #include "util/i18n.h"
 
@@ -273,18 +274,38 @@ constexpr const char* kWritable9pModel = "mapped-xattr";
 // device finds "No 'virtio-bus' bus"); each virtio device takes one.
 constexpr size_t kMicrovmVirtioTransports = 8;
 
-Status check_virtio_devices(const ArrowDef& def, const std::vector<Share>& shares) {
-  size_t uppers = static_cast<size_t>(
+size_t upper_count(const std::vector<Share>& shares) {
+  return static_cast<size_t>(
       std::count_if(shares.begin(), shares.end(), [](const Share& s) { return !s.upper_dir.empty(); }));
-  // virtio-serial (console and Anotify) and virtio-rng are always there.
-  size_t needed = 2 + shares.size() + uppers + def.interfaces.size();
+}
+
+// The virtio devices besides the balloon: virtio-serial (console and
+// Anotify) and virtio-rng are always there.
+size_t virtio_devices_needed(const ArrowDef& def, const std::vector<Share>& shares) {
+  return 2 + shares.size() + upper_count(shares) + def.interfaces.size();
+}
+
+size_t free_transports(const ArrowDef& def, const std::vector<Share>& shares) {
+  const size_t needed = virtio_devices_needed(def, shares);
+  return needed < kMicrovmVirtioTransports ? kMicrovmVirtioTransports - needed : 0;
+}
+
+Status check_virtio_devices(const ArrowDef& def, const std::vector<Share>& shares) {
+  // A <memballoon model='virtio'> given in the XML is required; the default
+  // one takes a transport only when one is left (balloon_wanted).
+  const size_t balloon = def.balloon.specified && def.balloon.present() ? 1 : 0;
+  const size_t needed = virtio_devices_needed(def, shares) + balloon;
   if (needed <= kMicrovmVirtioTransports) return {};
   return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
                     fmt(_("Arrow '%1$s' needs %2$zu virtio devices (%3$zu 9p shares including the host's /usr unless "
-                          "a <filesystem> targets /usr, %4$zu <upper> layers, %5$zu <interface>, the console and "
-                          "the entropy source), over microvm's %6$zu: merge <filesystem> elements"),
-                        def.name.c_str(), needed, shares.size(), uppers, def.interfaces.size(),
+                          "a <filesystem> targets /usr, %4$zu <upper> layers, %5$zu <interface>, %6$zu <memballoon>, "
+                          "the console and the entropy source), over microvm's %7$zu: merge <filesystem> elements"),
+                        def.name.c_str(), needed, shares.size(), upper_count(shares), def.interfaces.size(), balloon,
                         kMicrovmVirtioTransports));
+}
+
+bool has_balloon(const ArrowDef& def, const CommandContext& ctx) {
+  return balloon_wanted(def, free_transports(def, mount_order(def, ctx)));
 }
 
 Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const CommandContext& ctx) {
@@ -322,6 +343,7 @@ Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const Comm
     add(argv, "-netdev", std::move(netdev));
     add(argv, "-device", fmt("virtio-net-device,netdev=net%zu%s", i, iface.mac.empty() ? "" : (",mac=" + iface.mac).c_str()));
   }
+  if (has_balloon(def, ctx)) add(argv, "-device", balloon_device_option(def.balloon));
   return argv;
 }
 

@@ -98,6 +98,10 @@ Status check_init_environment(const ArrowDef& def);
 // (architecture, machine, port ranges, an over-long command line).
 Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const CommandContext& ctx);
 
+// Whether build_qemu_argv gives DEF a balloon (qemu_balloon.h,
+// balloon_wanted): the driver asks before it sends balloon commands.
+bool has_balloon(const ArrowDef& def, const CommandContext& ctx);
+
 // The golden-file form: the emulator on the first line, then one option per
 // line with its value ("-m 64M").
 std::string format_argv_lines(const std::vector<std::string>& argv);
