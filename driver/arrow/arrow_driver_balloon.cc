@@ -25,7 +25,7 @@ uint64_t balloon_ceiling_kib(const ArrowDef& def) { return def.current_memory_ki
 
 Error no_balloon(const std::string& name) {
   return make_error(VIR_ERR_OPERATION_INVALID,
-                    fmt(_("Requested operation is not valid: Arrow '%1$s' has no balloon (<memballoon model='none'>, "
+                    fmt(_("Arrow '%1$s' has no balloon (<memballoon model='none'>, "
                           "or no virtio transport was left for the default one): its memory cannot change while it "
                           "runs"),
                         name.c_str()));
@@ -180,12 +180,12 @@ void ArrowDriver::domain_set_memory_flags(const DomainRef& ref, uint64_t kib, un
   const bool config = impact.value() & VIR_DOMAIN_AFFECT_CONFIG;
   if (kib < 16 * 1024)
     return done(make_error(VIR_ERR_INVALID_ARG,
-                           fmt(_("invalid argument: %1$llu KiB: an Arrow needs at least 16 MiB of memory"),
+                           fmt(_("%1$llu KiB: an Arrow needs at least 16 MiB of memory"),
                                static_cast<unsigned long long>(kib))));
   if (flags & VIR_DOMAIN_MEM_MAXIMUM) {
     if (live)
       return done(make_error(VIR_ERR_OPERATION_INVALID,
-                             _("Requested operation is not valid: cannot resize the maximum memory on an active "
+                             _("cannot resize the maximum memory on an active "
                                "domain")));
     ArrowDef def = dom->persistent_def();
     def.memory_kib = kib;
@@ -197,7 +197,7 @@ void ArrowDriver::domain_set_memory_flags(const DomainRef& ref, uint64_t kib, un
   }
   const uint64_t max = config ? dom->persistent_def().memory_kib : dom->def.memory_kib;
   if (kib > max || (live && kib > dom->def.memory_kib))
-    return done(make_error(VIR_ERR_INVALID_ARG, _("invalid argument: cannot set memory higher than max memory")));
+    return done(make_error(VIR_ERR_INVALID_ARG, _("cannot set memory higher than max memory")));
   if (live && !dom->balloon.present) return done(no_balloon(dom->name()));
   if (config) {
     ArrowDef def = dom->persistent_def();
@@ -268,7 +268,7 @@ void ArrowDriver::domain_set_memory_stats_period(const DomainRef& ref, int perio
     return done(st.error());
   if (period < 0 || period > 86400)
     return done(make_error(VIR_ERR_INVALID_ARG,
-                           fmt(_("invalid argument: period %1$d: expected seconds from 0 to 86400"), period)));
+                           fmt(_("period %1$d: expected seconds from 0 to 86400"), period)));
   Result<DomainPtr> found = find(ref);
   if (!found.ok()) return done(found.error());
   DomainPtr dom = found.value();
@@ -280,7 +280,7 @@ void ArrowDriver::domain_set_memory_stats_period(const DomainRef& ref, int perio
     ArrowDef def = dom->persistent_def();
     if (!def.balloon.present())
       return done(make_error(VIR_ERR_OPERATION_INVALID,
-                             _("Requested operation is not valid: <memballoon model='none'> has no statistics")));
+                             _("<memballoon model='none'> has no statistics")));
     def.balloon.stats_period = static_cast<unsigned>(period);
     if (Status st = save_config(def); !st.ok()) return done(st.error());
     if (dom->active() || dom->job()) dom->next_def = std::move(def);

@@ -184,11 +184,14 @@ Result<DaemonConf> parse_daemon_conf(std::string_view text, const std::string& n
     } else if (s.key == "boot_timeout") {
       conf.boot_timeout_s = TRY(seconds(s, name, lineno));
     } else if (s.key == "autoballoon") {
-      conf.autoballoon = TRY(number(s, name, lineno, 0, 1)) == 1;
+      const long long on = TRY(number(s, name, lineno, 0, 1));
+      conf.autoballoon = on == 1;
     } else if (s.key == "autoballoon_margin") {
-      conf.autoballoon_margin_mib = static_cast<uint64_t>(TRY(number(s, name, lineno, 1, 1LL << 20)));
+      const long long mib = TRY(number(s, name, lineno, 1, 1LL << 20));
+      conf.autoballoon_margin_mib = static_cast<uint64_t>(mib);
     } else if (s.key == "autoballoon_floor") {
-      conf.autoballoon_floor_mib = static_cast<uint64_t>(TRY(number(s, name, lineno, 16, 1LL << 20)));
+      const long long mib = TRY(number(s, name, lineno, 16, 1LL << 20));
+      conf.autoballoon_floor_mib = static_cast<uint64_t>(mib);
     } else if (s.key == "log_max_size") {
       const long long bytes = TRY(number(s, name, lineno, 4096, 1LL << 40));
       conf.log_max_size = static_cast<uint64_t>(bytes);
