@@ -60,7 +60,7 @@ std::optional<uint64_t> autoballoon_next_target(const AutoBalloonConf& conf, con
   if (usable * 4 < conf.margin_kib * 3 && want > s.target_kib)
     return std::min(s.max_kib, want + conf.margin_kib / 2);
   const bool settled = s.actual_kib <= s.target_kib + 1024 && s.actual_kib + 1024 >= s.target_kib;
-  if (want + step <= s.target_kib && s.fresh && settled) return want;
+  if (want + step <= s.target_kib && s.fresh && settled && !s.hold) return want;
   return std::nullopt;
 }
 

@@ -20,6 +20,7 @@ struct AutoBalloonConf {
   uint64_t floor_kib = 24 * 1024;   // never a target below this
   unsigned interval_s = 2;          // statistics period while AutoBalloon runs
   unsigned hold_s = 30;             // no inflation this long after guest memory pressure
+  unsigned start_hold_s = 10;       // nor this long after QEMU started: the application is loading
 };
 
 // DEFAULTS (virtarrowd.conf) overridden by DEF's <arrow:autoballoon
@@ -35,14 +36,16 @@ struct AutoBalloonSample {
   std::optional<uint64_t> usable_kib;  // the guest's MemAvailable
   bool fresh = false;       // the statistics were taken after the last target was set
   bool pressure = false;    // the guest reported memory pressure within hold_s
+  bool hold = false;        // within start_hold_s of the start: no inflation
 };
 
 // The target to set now, or nothing when the current one stays: <memory> under
 // pressure; otherwise actual - usable + margin (what the guest uses plus the
 // margin), within [floor, <memory>]. Deflates at once when the guest's
 // available memory falls below three quarters of the margin; inflates only on
-// fresh statistics of a balloon that reached its target, and by steps of at
-// least a quarter of the margin, so it never chases its own movement.
+// fresh statistics of a balloon that reached its target, outside the hold
+// after the start, and by steps of at least a quarter of the margin, so it
+// never chases its own movement.
 std::optional<uint64_t> autoballoon_next_target(const AutoBalloonConf& conf, const AutoBalloonSample& s);
 
 }  // namespace arrow

@@ -53,6 +53,7 @@ struct BalloonRun {
   AutoBalloonConf autoballoon;   // this run's settings
   uint64_t target_set_update = 0;    // the statistics' last_update when the target was last set
   int64_t pressure_us = 0;       // monotonic time of the last memory pressure report; 0: none
+  int64_t started_us = 0;        // monotonic time the balloon was set up for this run
   bool querying = false;         // a poll is in flight
   RepeatingTimer poll;
 
@@ -65,6 +66,7 @@ struct BalloonRun {
     last.reset();
     target_set_update = 0;
     pressure_us = 0;
+    started_us = 0;
     querying = false;
   }
 };

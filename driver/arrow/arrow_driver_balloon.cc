@@ -54,6 +54,7 @@ void ArrowDriver::balloon_start(const DomainPtr& dom, bool adopted) {
   b.reset();
   if (!dom->launcher || !dom->launcher->has_balloon()) return;
   b.present = true;
+  b.started_us = g_get_monotonic_time();
   b.target_kib = balloon_ceiling_kib(dom->def);
   Result<AutoBalloonConf> conf = metadata_autoballoon(dom->def, conf_.autoballoon);
   if (!conf.ok())
@@ -145,6 +146,7 @@ void ArrowDriver::autoballoon_step(const DomainPtr& dom) {
   s.usable_kib = b.last->guest.usable_kib;
   s.fresh = b.last->guest.last_update && *b.last->guest.last_update > b.target_set_update;
   s.pressure = b.pressure_us && now - b.pressure_us < int64_t(b.autoballoon.hold_s) * G_USEC_PER_SEC;
+  s.hold = now - b.started_us < int64_t(b.autoballoon.start_hold_s) * G_USEC_PER_SEC;
   std::optional<uint64_t> next = autoballoon_next_target(b.autoballoon, s);
   if (!next) return;
   const std::string why =
