@@ -53,6 +53,14 @@ class FakeDriver : public DriverApi {
   Result<uint64_t> domain_get_max_memory(const DomainRef& dom) override;
   Result<std::vector<DomainStatsRecord>> get_all_domain_stats(unsigned stats, unsigned flags) override;
 
+  // The balloon: fixed statistics (unused 1000, actual 65536, rss 1234 KiB),
+  // and the last virDomainSetMemoryFlags call, for the wire-layout tests.
+  void domain_memory_stats(const DomainRef& dom, unsigned nr_stats, unsigned flags,
+                           Reply<std::vector<MemoryStat>> done) override;
+  void domain_set_memory_flags(const DomainRef& dom, uint64_t kib, unsigned flags, Reply<void> done) override;
+  uint64_t last_set_memory_kib = 0;
+  unsigned last_set_memory_flags = 0;
+
   void subscribe(EventListener listener) override { listeners_.push_back(std::move(listener)); }
 
  private:
