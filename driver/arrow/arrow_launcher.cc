@@ -115,6 +115,7 @@ class ProcessLauncher final : public ArrowLauncher {
     ctx.initramfs = spec_.initramfs;
     ctx.log_path = spec_.log_path;
     ctx.kvm = kvm_usable();
+    ctx.tb_size_mib = tcg_tb_size_mib();
     ctx.heartbeat_s = spec_.heartbeat_s;
     ConsoleMode console = TRY(metadata_console_mode(spec_.def));
     ctx.console_pipe = console == ConsoleMode::Pipe;

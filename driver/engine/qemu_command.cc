@@ -154,7 +154,7 @@ void add_machine(std::vector<std::string>& argv, const ArrowDef& def, const Comm
   // rtc=on: with no CMOS clock the kernel spends a whole second at boot
   // waiting for one (measured: /init at 2.1 s with rtc=off, 1.0 s with it).
   add(argv, "-M", fmt("microvm,acpi=off,x-option-roms=off,rtc=on,pit=%s,isa-serial=on", ctx.kvm ? "off" : "on"));
-  add(argv, "-accel", ctx.kvm ? "kvm" : "tcg");
+  add(argv, "-accel", ctx.kvm ? "kvm" : ctx.tb_size_mib ? fmt("tcg,tb-size=%u", ctx.tb_size_mib) : "tcg");
   if (ctx.kvm) add(argv, "-cpu", "host");
   add(argv, "-m", memory_option(def.memory_kib));
   add(argv, "-smp", std::to_string(def.vcpus));
@@ -414,6 +414,13 @@ bool kvm_usable() {
   return text.find(" vmx") != std::string::npos || text.find(" svm") != std::string::npos;
 }
 
+unsigned tcg_tb_size_mib() {
+  const char* v = getenv("ARROW_QEMU_TB_SIZE");
+  if (!v) return 0;
+  const unsigned long mib = std::strtoul(v, nullptr, 10);
+  return mib <= 4096 ? static_cast<unsigned>(mib) : 0;
+}
+
 Result<CommandContext> make_command_context(const ArrowDef& def, const std::string& kernel_dir,
                                             const std::string& log_path) {
   CommandContext ctx;
@@ -422,6 +429,7 @@ Result<CommandContext> make_command_context(const ArrowDef& def, const std::stri
   ctx.initramfs = kernel_dir + "/initramfs.cpio";
   ctx.log_path = log_path;
   ctx.kvm = kvm_usable();
+  ctx.tb_size_mib = tcg_tb_size_mib();
   ctx.wall_clock_ms = static_cast<uint64_t>(g_get_real_time() / 1000);
   ctx.user = TRY(resolve_init_user(def.inituser));
   if (!def.initgroup.empty()) ctx.group = TRY(resolve_init_group(def.initgroup));
