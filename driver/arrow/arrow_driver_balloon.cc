@@ -284,6 +284,7 @@ void ArrowDriver::domain_set_memory_stats_period(const DomainRef& ref, int perio
       return done(make_error(VIR_ERR_OPERATION_INVALID,
                              _("<memballoon model='none'> has no statistics")));
     def.balloon.stats_period = static_cast<unsigned>(period);
+    def.balloon.specified = true;  // written out, so that the saved config keeps the period
     if (Status st = save_config(def); !st.ok()) return done(st.error());
     if (dom->active() || dom->job()) dom->next_def = std::move(def);
     else dom->def = std::move(def);
