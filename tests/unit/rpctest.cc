@@ -537,6 +537,11 @@ class RpcTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(empty.ok() && !empty.value().unix_sock_group && empty.value().unix_sock_rw_perms == 0600);
     auto missing = load_daemon_conf("/nonexistent/virtarrowd.conf");
     CPPUNIT_ASSERT(missing.ok() && !missing.value().unix_sock_group);
+    auto balloon = parse_daemon_conf("autoballoon = 1\nautoballoon_margin = 32\nautoballoon_floor = 48\n", "v.conf");
+    CPPUNIT_ASSERT(balloon.ok() && balloon.value().autoballoon && *balloon.value().autoballoon);
+    CPPUNIT_ASSERT_EQUAL(uint64_t(32), *balloon.value().autoballoon_margin_mib);
+    CPPUNIT_ASSERT_EQUAL(uint64_t(48), *balloon.value().autoballoon_floor_mib);
+    CPPUNIT_ASSERT(!empty.value().autoballoon);  // unset: the driver's default (off)
   }
 
   void daemon_conf_errors_name_line_and_key() {
@@ -549,6 +554,8 @@ class RpcTest : public CppUnit::TestFixture {
         {"unix_sock_rw_perms = \"0999\"\n",
          "c.conf:1: 'unix_sock_rw_perms' must be an octal mode in quotes, like \"0660\""},
         {"unix_sock_group = \"root\n", "c.conf:1: bad string value of 'unix_sock_group'"},
+        {"autoballoon = 2\n", "c.conf:1: 'autoballoon' must be a number from 0 to 1"},
+        {"autoballoon_floor = 8\n", "c.conf:1: 'autoballoon_floor' must be a number from 16 to 1048576"},
         },
         [](const char* text) { return parse_daemon_conf(text, "c.conf"); }, VIR_ERR_CONF_SYNTAX);
   }
