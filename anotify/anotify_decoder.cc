@@ -52,6 +52,9 @@ std::string anotify_event_describe(const AnotifyEvent& event) {
       return w.all ? "asks for all of its instructions" : "asks for its instructions";
     }
     std::string operator()(const AnotifyReady&) const { return "application ready"; }
+    std::string operator()(const AnotifyMemoryPressure& e) const {
+      return fmt("memory pressure (%u of %u kB available)", e.available_kib, e.total_kib);
+    }
   };
   return std::visit(Describe{}, event);
 }
@@ -152,6 +155,9 @@ void AnotifyDecoder::decode_frame(uint8_t type, std::span<const uint8_t> p, std:
       return;
     case ANOTIFY_READY:
       out.emplace_back(AnotifyReady{});
+      return;
+    case ANOTIFY_MEMORY_PRESSURE:
+      if (need(16)) out.emplace_back(AnotifyMemoryPressure{get_u64(p.data()), get_u32(p.data() + 8), get_u32(p.data() + 12)});
       return;
     case ANOTIFY_SHUTDOWN:  // host->guest types never travel this way
     case ANOTIFY_SIGNAL:

@@ -34,10 +34,13 @@ struct AnotifyOutputEnd { uint64_t bytes = 0; };
 struct AnotifyInstructionsWanted { bool all = false; };
 // The application said READY=1 on $NOTIFY_SOCKET (the systemd notify protocol).
 struct AnotifyReady {};
+// The guest stalled on memory (a PSI trigger of ainit_pressure.c fired):
+// its stall total (us) and MemAvailable/MemTotal (KiB) at that moment.
+struct AnotifyMemoryPressure { uint64_t stall_total_us = 0; uint32_t available_kib = 0; uint32_t total_kib = 0; };
 
 using AnotifyEvent = std::variant<AnotifyBooted, AnotifyAppStarted, AnotifyAppExited, AnotifyError,
                                   AnotifyOutOfMemory, AnotifyHeartbeat, AnotifyOutputEnd, AnotifyInstructionsWanted,
-                                  AnotifyReady>;
+                                  AnotifyReady, AnotifyMemoryPressure>;
 
 // A short English line for logs and arrow-launch, e.g. "exited status 3".
 std::string anotify_event_describe(const AnotifyEvent& event);

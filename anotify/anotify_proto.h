@@ -47,7 +47,10 @@ enum anotify_type {
    * TEXT (a set begins), TEXT frames, ENTROPY, SETENV frames, INSTRUCTIONS_END. */
   ANOTIFY_INSTRUCTIONS_TEXT = 14,  /* host -> guest; payload: the next bytes of the arrow.* tokens (CMDLINE.md) */
   ANOTIFY_ENTROPY = 15,            /* host -> guest; payload: 32-64 random bytes to reseed the guest's CRNG with */
-  ANOTIFY_READY = 16               /* guest -> host; empty: the application said READY=1 on $NOTIFY_SOCKET */
+  ANOTIFY_READY = 16,              /* guest -> host; empty: the application said READY=1 on $NOTIFY_SOCKET */
+  /* Memory (types 20-23; AutoBalloon, see PROTOCOL.md): */
+  ANOTIFY_MEMORY_PRESSURE = 20 /* guest -> host; payload: u64 PSI "some" stall total in us, u32 MemAvailable kB,
+                                  u32 MemTotal kB */
 };
 
 /* Who ended an OOM victim (second field of ANOTIFY_OOM; absent means the kernel). */

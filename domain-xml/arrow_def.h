@@ -63,6 +63,24 @@ struct Interface {
   std::string gateway;     // <route gateway=>: optional, empty: no default route
 };
 
+// <memballoon model=>: libvirt's balloon models an Arrow honours.
+enum class BalloonModel { Virtio, None };
+
+// <memballoon model='virtio' autodeflate='on' freePageReporting='on'>
+// <stats period='N'/></memballoon>: QEMU's virtio-balloon-device. Absent, an
+// Arrow gets the defaults below (a balloon with both features on, statistics
+// every kDefaultStatsPeriod seconds) when microvm has a virtio
+// transport left for it (domain-xml/README.md); given, it is required.
+struct MemBalloon {
+  static constexpr unsigned kDefaultStatsPeriod = 5;  // seconds
+  bool specified = false;                  // written in the XML (and written back)
+  BalloonModel model = BalloonModel::Virtio;
+  bool autodeflate = true;                 // QEMU's deflate-on-oom
+  bool free_page_reporting = true;         // QEMU's free-page-reporting
+  unsigned stats_period = kDefaultStatsPeriod;  // <stats period=>, s; 0: off
+  bool present() const { return model != BalloonModel::None; }
+};
+
 struct EnvVar {
   std::string name;
   std::string value;
@@ -100,6 +118,7 @@ struct ArrowDef {
   std::vector<Share> shares;
   std::vector<Interface> interfaces;
   bool console = false;                  // <console type='pty'/> present
+  MemBalloon balloon;                    // <memballoon>
 };
 
 }  // namespace arrow

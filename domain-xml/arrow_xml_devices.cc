@@ -415,11 +415,72 @@ Status parse_console(const xmlNode* n, ArrowDef& def) {
   return {};
 }
 
+// ---- <memballoon> ----
+
+// libvirt's on/off switches.
+Result<bool> on_off_attr(const xmlNode* n, const char* attr, bool fallback) {
+  std::string v;
+  if (!xml_get_attr(n, attr, &v)) return fallback;
+  if (v == "on") return true;
+  if (v == "off") return false;
+  return make_error(VIR_ERR_XML_ERROR, fmt(_("invalid value '%1$s' for attribute '%2$s' of <%3$s>: expected 'on' or "
+                                             "'off'"),
+                                           v.c_str(), attr, name_of(n)));
+}
+
+Status parse_balloon_stats(const xmlNode* n, MemBalloon& b) {
+  TRY(check_attrs(n, {"period"}));
+  TRY(leaf_text(n));
+  std::string v = TRY(required_attr(n, "period"));
+  uint64_t period = 0;
+  if (!parse_u64(v, &period) || period > kMaxBalloonStatsPeriod)
+    return make_error(VIR_ERR_XML_ERROR,
+                      fmt(_("invalid value '%1$s' for attribute 'period' of <stats>: expected seconds from 0 to %2$u"),
+                          v.c_str(), kMaxBalloonStatsPeriod));
+  b.stats_period = static_cast<unsigned>(period);
+  return {};
+}
+
+const Rule<MemBalloon> kBalloonChildren[] = {
+    {"stats", true, parse_balloon_stats},
+    {"alias", true, parse_alias<MemBalloon>},
+};
+
+// libvirt's grammar; its other models (xen, the virtio PCI variants) do not
+// exist on microvm.
+Status parse_memballoon(const xmlNode* n, ArrowDef& def) {
+  TRY(check_attrs(n, {"model", "autodeflate", "freePageReporting"}));
+  std::string model = TRY(required_attr(n, "model"));
+  MemBalloon& b = def.balloon;
+  b.specified = true;
+  if (model == "none") {
+    b.model = BalloonModel::None;
+    for (const char* attr : {"autodeflate", "freePageReporting"})
+      if (xmlHasProp(n, reinterpret_cast<const xmlChar*>(attr)))
+        return make_error(VIR_ERR_XML_ERROR,
+                          fmt(_("attribute '%1$s' of <memballoon> needs model='virtio': model='none' has no balloon"),
+                              attr));
+    for (const xmlNode* c = n->children; c; c = c->next)
+      if (is_element(c, "stats"))
+        return make_error(VIR_ERR_XML_ERROR,
+                          _("element <stats> in <memballoon> needs model='virtio': model='none' has no balloon"));
+  } else if (model != "virtio") {
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      fmt(_("invalid value '%1$s' for attribute 'model' of <memballoon>: an Arrow's balloon is "
+                            "'virtio' or 'none'"),
+                          model.c_str()));
+  }
+  b.autodeflate = TRY(on_off_attr(n, "autodeflate", true));
+  b.free_page_reporting = TRY(on_off_attr(n, "freePageReporting", true));
+  return parse_children(n, kBalloonChildren, b);
+}
+
 const Rule<ArrowDef> kDevicesChildren[] = {
     {"emulator", true, parse_emulator},
     {"filesystem", false, parse_filesystem},
     {"interface", false, parse_interface},
     {"console", false, parse_console},
+    {"memballoon", true, parse_memballoon},
 };
 
 Status check_shares(const ArrowDef& def) {
@@ -474,6 +535,9 @@ Status check_def(const ArrowDef& def) {
                       fmt(_("invalid value '%1$llu KiB' for <currentMemory>: it exceeds <memory> (%2$llu KiB)"),
                           static_cast<unsigned long long>(*def.current_memory_kib),
                           static_cast<unsigned long long>(def.memory_kib)));
+  if (!def.balloon.present() && def.current_memory_kib && *def.current_memory_kib < def.memory_kib)
+    return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
+                      _("<currentMemory> below <memory> needs a balloon: <memballoon model='none'> has none"));
   TRY(check_shares(def));
   return check_ports(def);
 }

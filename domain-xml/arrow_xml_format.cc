@@ -98,12 +98,26 @@ void format_console(XmlWriter& w, const DomainLiveData* live) {
   w.close("console");
 }
 
+// Written only when the XML gave it: an absent <memballoon> means Arrow's
+// defaults (arrow_def.h), which a later default change then reaches.
+void format_memballoon(XmlWriter& w, const MemBalloon& b) {
+  if (!b.specified) return;
+  w.open("memballoon").attr("model", b.present() ? "virtio" : "none");
+  if (!b.present()) return w.end_empty();
+  w.attr("autodeflate", b.autodeflate ? "on" : "off");
+  w.attr("freePageReporting", b.free_page_reporting ? "on" : "off");
+  w.children();
+  w.open("stats").attr("period", std::to_string(b.stats_period)).end_empty();
+  w.close("memballoon");
+}
+
 void format_devices(XmlWriter& w, const ArrowDef& def, const DomainLiveData* live) {
   w.open("devices").children();
   if (!def.emulator.empty()) w.element("emulator", def.emulator);
   for (const auto& share : def.shares) format_share(w, share);
   for (const auto& iface : def.interfaces) format_interface(w, iface);
   if (def.console) format_console(w, live);
+  format_memballoon(w, def.balloon);
   w.close("devices");
 }
 

@@ -27,7 +27,8 @@ namespace xmlparse {
 inline constexpr uint64_t kMinMemoryKiB = 16 * 1024;             // kernel, ainit and a small application
 inline constexpr uint64_t kMaxMemoryKiB = 1024ULL * 1024 * 1024;  // 1 TiB
 inline constexpr unsigned kMaxVcpus = 8;                         // the kernel is built with NR_CPUS=8
-inline constexpr unsigned kMaxForwardedPorts = 256;              // each port becomes one QEMU hostfwd rule
+inline constexpr unsigned kMaxForwardedPorts = 256;
+inline constexpr unsigned kMaxBalloonStatsPeriod = 86400;        // <memballoon><stats period=>: a day              // each port becomes one QEMU hostfwd rule
 
 const char* name_of(const xmlNode* n);
 std::string written_name(const xmlNode* n);  // with its namespace prefix

@@ -35,6 +35,7 @@ struct ainit {
   int sigfd;          /* SIGCHLD and SIGIO */
   int kmsg;           /* /dev/kmsg, read for the OOM killer's reports; -1 if absent */
   struct oom_watch oom; /* memory pressure (ainit_oom.c) */
+  int pressure;       /* PSI trigger for the host's AutoBalloon (ainit_pressure.c); -1 if none */
   int oom_killed;     /* ainit ended the guest's processes for want of memory */
   pid_t app;          /* the application (leader of its session and group) */
   int app_done;       /* the application was reaped; app_status holds its wait status */
@@ -543,16 +544,17 @@ static void supervise(struct ainit *s) {
     int timeout = timeout_until(now, next_hb, -1);
     timeout = timeout_until(now, s->kill_at, timeout);
     if (!s->an.connected && s->an.outlen) timeout = timeout_until(now, now + 200, timeout);
-    struct pollfd p[6] = {{s->sigfd, POLLIN, 0}, {s->kmsg, POLLIN, 0},
+    struct pollfd p[7] = {{s->sigfd, POLLIN, 0}, {s->kmsg, POLLIN, 0},
                           {s->an.fd >= 0 && s->an.connected ? s->an.fd : -1, POLLIN, 0}, output_pollfd(&s->out),
-                          {s->oom_killed ? -1 : s->oom.fd, POLLPRI, 0}, {s->notify, POLLIN, 0}};
+                          {s->oom_killed ? -1 : s->oom.fd, POLLPRI, 0}, {s->pressure, POLLPRI, 0},
+                          {s->notify, POLLIN, 0}};
 #ifdef AINIT_OOM_TRACE /* measuring (BOOT.md, "Out of memory"): a sample every 250 ms */
     static uint64_t next_trace;
     if (now >= next_trace) oom_trace(), next_trace = now + 250;
     timeout = timeout_until(now, next_trace, timeout);
 #endif
-    int n = poll(p, 6, timeout); /* negative fds are skipped */
-    if (n > 0 && p[5].revents) read_notify(s);
+    int n = poll(p, 7, timeout); /* negative fds are skipped */
+    if (n > 0 && p[6].revents) read_notify(s);
     if (n > 0 && p[3].revents) output_step(&s->out, p[3].revents);
     /* The kernel log first: an OOM report precedes the victim's reaping. */
     if (n > 0 && p[1].revents) check_oom(s);
@@ -561,6 +563,7 @@ static void supervise(struct ainit *s) {
     if (n > 0 && (p[2].revents & POLLHUP)) s->an.connected = 0;
     now = uptime_ms();
     if (n > 0 && p[4].revents && oom_check(&s->oom, p[4].revents, now)) oom_kill(s);
+    if (n > 0 && p[5].revents) s->pressure = pressure_check(s->pressure, p[5].revents, &s->an);
     if (!s->an.connected && s->an.outlen) anotify_refresh(&s->an);
     if (s->kill_at && now >= s->kill_at) {
       signal_app(s, SIGKILL);
@@ -639,7 +642,7 @@ static void setup(struct ainit *s, uint64_t boot_ms) {
 }
 
 int main(void) {
-  static struct ainit s = {.sigfd = -1, .kmsg = -1, .an = {.fd = -1}, .oom = {.fd = -1}, .notify = -1,
+  static struct ainit s = {.sigfd = -1, .kmsg = -1, .an = {.fd = -1}, .oom = {.fd = -1}, .notify = -1, .pressure = -1,
                            .out = {.pipe_rd = -1, .pipe_wr = -1, .port = -1}};
   uint64_t boot_ms = uptime_ms();
   sigset_t set;
@@ -656,6 +659,7 @@ int main(void) {
   receive_instructions(&s);
   open_kmsg(&s);
   oom_open(&s.oom);
+  s.pressure = pressure_open();
   start_app(&s);
   if (s.early_signal) signal_app(&s, s.early_signal);
   if (s.early_shutdown) shutdown_app(&s, s.early_grace);

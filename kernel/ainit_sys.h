@@ -108,6 +108,14 @@ int oom_check(struct oom_watch *w, short revents, uint64_t now);
 void oom_trace(void);
 #endif
 
+/* --- ainit_pressure.c: memory pressure reports for the host's AutoBalloon. --- */
+
+/* Arms a sensitive PSI trigger; returns its fd (POLLPRI), or -1 without PSI. */
+int pressure_open(void);
+/* After poll reported REVENTS on FD: sends ANOTIFY_MEMORY_PRESSURE when the
+ * trigger fired. Returns FD, or -1 once the trigger is gone (closed). */
+int pressure_check(int fd, short revents, struct anotify *an);
+
 /* Milliseconds since boot (CLOCK_BOOTTIME). */
 uint64_t uptime_ms(void);
 

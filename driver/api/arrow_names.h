@@ -28,5 +28,7 @@ inline constexpr char kArrowMetadataNs[] = "urn:x-arrow:domain:1";
 inline constexpr char kArrowElementConsole[] = "console";  // <arrow:console mode='tty|pipe'/>, set by clients
 inline constexpr char kArrowElementAnotify[] = "anotify";  // <arrow:anotify heartbeat='S'/>, set by clients
 inline constexpr char kArrowElementStatus[] = "status";    // <arrow:status exit-status='N' signal='N'/>, by the daemon
+// <arrow:autoballoon state='on|off' margin='MiB' floor='MiB'/>, set by clients
+inline constexpr char kArrowElementAutoBalloon[] = "autoballoon";
 
 }  // namespace arrow

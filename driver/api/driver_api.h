@@ -65,6 +65,12 @@ inline TypedParam typed_param(std::string field, TypedParam::Type type, int64_t 
   return p;
 }
 
+// One virDomainMemoryStatStruct: TAG is virDomainMemoryStatTags.
+struct MemoryStat {
+  int tag = 0;
+  uint64_t val = 0;
+};
+
 struct DomainStatsRecord {
   DomainRef dom;
   std::vector<TypedParam> params;
@@ -235,6 +241,22 @@ class DriverApi {
   virtual Status domain_send_process_signal(const DomainRef&, int64_t /*pid*/, unsigned /*signum*/,
                                             unsigned /*flags*/) {
     return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainSendProcessSignal"));
+  }
+
+  // The balloon. virDomainSetMemoryFlags (virDomainSetMemory is LIVE):
+  // KIB the new balloon target (FLAGS VIR_DOMAIN_AFFECT_*, VIR_DOMAIN_MEM_MAXIMUM);
+  // virDomainMemoryStats: at most NR_STATS of libvirt's statistics;
+  // virDomainSetMemoryStatsPeriod: the guest's statistics every PERIOD s.
+  virtual void domain_set_memory_flags(const DomainRef&, uint64_t /*kib*/, unsigned /*flags*/, Reply<void> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainSetMemoryFlags")));
+  }
+  virtual void domain_memory_stats(const DomainRef&, unsigned /*nr_stats*/, unsigned /*flags*/,
+                                   Reply<std::vector<MemoryStat>> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainMemoryStats")));
+  }
+  virtual void domain_set_memory_stats_period(const DomainRef&, int /*period*/, unsigned /*flags*/, Reply<void> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT,
+                    _("this function is not supported by the connection driver: virDomainSetMemoryStatsPeriod")));
   }
 
   // virDomainGetMetadata / virDomainSetMetadata. TYPE is virDomainMetadataType

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "driver/arrow/arrow_autoballoon.h"
 #include "driver/engine/confine.h"
 #include "driver/engine/log_file.h"
 #include "driver/engine/qemu_process.h"  // ProcStat, read_proc_stat
@@ -41,6 +42,8 @@ struct ArrowConf {
   // cold) and managed saves (save_dir/NAME.save).
   std::string template_dir;
   std::string save_dir;
+  // AutoBalloon for Arrows whose XML does not say (arrow_autoballoon.h).
+  AutoBalloonConf autoballoon;
 };
 
 // Where the kernel and initramfs are: $ARROW_KERNEL_DIR (the build tree, set

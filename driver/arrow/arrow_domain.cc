@@ -70,4 +70,14 @@ void ArrowDomain::end_job() {
   draining_ = false;
 }
 
+Result<unsigned> domain_modification_impact(const ArrowDomain& dom, unsigned flags) {
+  constexpr unsigned kAffectFlags = VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG;
+  if ((flags & kAffectFlags) == 0) flags |= dom.active() ? VIR_DOMAIN_AFFECT_LIVE : VIR_DOMAIN_AFFECT_CONFIG;
+  if (!dom.active() && (flags & VIR_DOMAIN_AFFECT_LIVE))
+    return make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running"));
+  if (!dom.persistent && (flags & VIR_DOMAIN_AFFECT_CONFIG))
+    return make_error(VIR_ERR_OPERATION_INVALID, _("transient domains do not have any persistent config"));
+  return flags;
+}
+
 }  // namespace arrow

@@ -14,6 +14,7 @@
 
 #include "domain-xml/arrow_def.h"
 #include "anotify/anotify_decoder.h"
+#include "driver/arrow/arrow_balloon.h"
 #include "driver/arrow/arrow_boot_watch.h"
 #include "driver/engine/confine.h"
 #include "driver/engine/qemu_process.h"
@@ -96,6 +97,18 @@ class ArrowLauncher {
   virtual std::string image_source() const { return {}; }
   virtual void set_image_source(const std::string& /*path*/) {}  // an adopted QEMU's, from its runtime status
   virtual bool pristine() const { return false; }
+  // The balloon (qemu_balloon.h): whether QEMU has one, its target, its
+  // statistics period and a query of its size and the guest's statistics.
+  virtual bool has_balloon() const { return false; }
+  virtual void balloon_set_target(uint64_t /*kib*/, std::function<void(Status)> done) {
+    done(make_error(VIR_ERR_OPERATION_INVALID, _("this launcher has no balloon")));
+  }
+  virtual void balloon_set_stats_period(unsigned /*period_s*/, std::function<void(Status)> done) {
+    done(make_error(VIR_ERR_OPERATION_INVALID, _("this launcher has no balloon")));
+  }
+  virtual void balloon_query(std::function<void(Result<BalloonInfo>)> done) {
+    done(make_error(VIR_ERR_OPERATION_INVALID, _("this launcher has no balloon")));
+  }
 };
 
 using LauncherFactory = std::function<std::unique_ptr<ArrowLauncher>(const LaunchSpec&, LaunchEvents)>;
@@ -137,6 +150,7 @@ class ArrowDomain {
   int last_exit_signal = 0;
   AnotifyState anotify;  // what Anotify said about the current run
   BootWatch boot_watch;  // armed from QEMU's start to the first Anotify message
+  BalloonRun balloon;    // the running QEMU's balloon (arrow_driver_balloon.cc)
   // Completions waiting for QEMU to go (destroy).
   std::vector<std::function<void(Status)>> stop_waiters;
 
@@ -165,5 +179,10 @@ class ArrowDomain {
   std::deque<std::pair<DomainOp, std::function<void()>>> waiting_;
   bool draining_ = false;  // end_job is starting queued jobs
 };
+
+// libvirt's VIR_DOMAIN_AFFECT_* rule (virDomainObjUpdateModificationImpact):
+// FLAGS with CURRENT resolved (live when running, else config), or its error
+// for a definition DOM does not have.
+Result<unsigned> domain_modification_impact(const ArrowDomain& dom, unsigned flags);
 
 }  // namespace arrow

@@ -406,6 +406,7 @@ void ArrowDriver::launch(const DomainPtr& dom, int id, std::function<void(Status
     dom->set_state(ArrowState::Running, dom->restored_run ? VIR_DOMAIN_RUNNING_RESTORED : VIR_DOMAIN_RUNNING_BOOTED);
     write_status(dom);
     arm_boot_timer(dom);
+    balloon_start(dom, false);
     done({});
   });
 }
@@ -452,6 +453,7 @@ void ArrowDriver::after_start(const DomainPtr& dom, bool paused, Reply<DomainRef
 
 // The launcher is destroyed later, never inside its own callback.
 void ArrowDriver::retire_launcher(const DomainPtr& dom) {
+  balloon_stop(dom);
   if (!dom->launcher) return;
   std::shared_ptr<ArrowLauncher> old(std::move(dom->launcher));
   options_.post([old] {});
@@ -659,7 +661,7 @@ Result<DomainInfo> ArrowDriver::domain_get_info(const DomainRef& ref) {
   DomainInfo info;
   info.state = arrow_state_to_vir(dom->state);
   info.max_mem_kib = dom->def.memory_kib;
-  info.memory_kib = dom->def.current_memory_kib.value_or(dom->def.memory_kib);
+  info.memory_kib = balloon_actual_kib(*dom);  // what the balloon left the guest
   info.nr_virt_cpu = dom->def.vcpus;
   if (dom->active() && dom->qemu_pid > 0) {
     Result<ProcStat> ps = read_proc_stat(dom->qemu_pid);
@@ -739,11 +741,7 @@ Result<std::vector<DomainStatsRecord>> ArrowDriver::get_all_domain_stats(unsigne
       if (Result<ProcStat> ps = read_proc_stat(dom->qemu_pid); ps.ok())
         rec.params.push_back(typed_param("cpu.time", TypedParam::Type::ULLong, static_cast<int64_t>(ps->cpu_time_ns)));
     }
-    if (stats & VIR_DOMAIN_STATS_BALLOON) {
-      uint64_t current = dom->def.current_memory_kib.value_or(dom->def.memory_kib);
-      rec.params.push_back(typed_param("balloon.current", TypedParam::Type::ULLong, static_cast<int64_t>(current)));
-      rec.params.push_back(typed_param("balloon.maximum", TypedParam::Type::ULLong, static_cast<int64_t>(dom->def.memory_kib)));
-    }
+    if (stats & VIR_DOMAIN_STATS_BALLOON) add_balloon_stats(*dom, rec.params);
     if (stats & VIR_DOMAIN_STATS_VCPU) {
       rec.params.push_back(typed_param("vcpu.current", TypedParam::Type::UInt, dom->def.vcpus));
       rec.params.push_back(typed_param("vcpu.maximum", TypedParam::Type::UInt, dom->def.vcpus));

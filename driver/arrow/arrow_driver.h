@@ -132,9 +132,26 @@ class ArrowDriver final : public DriverApi {
   Result<std::vector<TypedParam>> domain_get_scheduler_parameters(const DomainRef& dom, unsigned flags) override;
   Result<std::vector<TypedParam>> domain_get_memory_parameters(const DomainRef& dom, unsigned flags) override;
   Result<DomainControlInfo> domain_get_control_info(const DomainRef& dom, unsigned flags) override;
+  // The balloon (arrow_driver_balloon.cc).
+  void domain_set_memory_flags(const DomainRef& dom, uint64_t kib, unsigned flags, Reply<void> done) override;
+  void domain_memory_stats(const DomainRef& dom, unsigned nr_stats, unsigned flags,
+                           Reply<std::vector<MemoryStat>> done) override;
+  void domain_set_memory_stats_period(const DomainRef& dom, int period, unsigned flags, Reply<void> done) override;
 
  private:
   using DomainPtr = std::shared_ptr<ArrowDomain>;
+
+  // The balloon of a running Arrow and AutoBalloon (arrow_driver_balloon.cc).
+  void balloon_start(const DomainPtr& dom, bool adopted);
+  void balloon_reconfigure(const DomainPtr& dom);
+  void balloon_stop(const DomainPtr& dom);
+  void balloon_poll(const DomainPtr& dom, std::function<void(Result<BalloonInfo>)> done);
+  void balloon_apply(const DomainPtr& dom, uint64_t target_kib, const std::string& why);
+  void autoballoon_step(const DomainPtr& dom);
+  void on_memory_pressure(const DomainPtr& dom, uint64_t available_kib);
+  std::vector<MemoryStat> memory_stats(const ArrowDomain& dom, const std::optional<BalloonInfo>& info) const;
+  uint64_t balloon_actual_kib(const ArrowDomain& dom) const;
+  void add_balloon_stats(const ArrowDomain& dom, std::vector<TypedParam>& params) const;
 
   // Registry.
   DomainPtr find_by_name(const std::string& name) const;

@@ -56,17 +56,6 @@ Status check_type(int type) {
   return invalid_arg(fmt(_("unknown metadata type '%1$d'"), type));
 }
 
-// FLAGS with CURRENT resolved (live when running, else config), or libvirt's
-// error for a definition DOM does not have.
-Result<unsigned> modification_impact(const ArrowDomain& dom, unsigned flags) {
-  if ((flags & kAffectFlags) == 0) flags |= dom.active() ? VIR_DOMAIN_AFFECT_LIVE : VIR_DOMAIN_AFFECT_CONFIG;
-  if (!dom.active() && (flags & VIR_DOMAIN_AFFECT_LIVE))
-    return make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running"));
-  if (!dom.persistent && (flags & VIR_DOMAIN_AFFECT_CONFIG))
-    return make_error(VIR_ERR_OPERATION_INVALID, _("transient domains do not have any persistent config"));
-  return flags;
-}
-
 // DEF with the change applied. The result is DEF formatted and parsed back,
 // so that what is kept is exactly what a reload of the saved file gives; a
 // value the domain XML cannot carry (a control character in the
@@ -101,7 +90,7 @@ Result<std::string> ArrowDriver::domain_get_metadata(const DomainRef& ref, int t
   DomainPtr dom = TRY(find(ref));
   TRY(check_flags(flags, kAffectFlags, "virDomainGetMetadata"));
   TRY(check_type(type));
-  const unsigned impact = TRY(modification_impact(*dom, flags));
+  const unsigned impact = TRY(domain_modification_impact(*dom, flags));
   const bool live = impact & VIR_DOMAIN_AFFECT_LIVE;
   const ArrowDef& def = live ? dom->def : dom->persistent_def();
   std::optional<std::string> value;
@@ -134,7 +123,7 @@ Status ArrowDriver::domain_set_metadata(const DomainRef& ref, int type, const st
   TRY(check_set_args(type, metadata, key, uri));
   TRY(check_flags(flags, kAffectFlags, "virDomainSetMetadata"));
   DomainPtr dom = TRY(find(ref));
-  const unsigned impact = TRY(modification_impact(*dom, flags));
+  const unsigned impact = TRY(domain_modification_impact(*dom, flags));
   TRY(check_type(type));
   std::optional<ArrowDef> live, config;
   if (impact & VIR_DOMAIN_AFFECT_LIVE) live = TRY(with_metadata(dom->def, type, metadata, key, uri));
@@ -148,6 +137,7 @@ Status ArrowDriver::domain_set_metadata(const DomainRef& ref, int type, const st
     if (live) {
       dom->def = std::move(*live);
       write_status(dom);
+      balloon_reconfigure(dom);  // <arrow:autoballoon> may have changed
     }
   } else if (config) {
     dom->def = std::move(*config);

@@ -123,6 +123,7 @@ void ArrowDriver::on_anotify(const DomainPtr& dom, const AnotifyEvent& msg) {
     ev.kind = ArrowEventKind::AppReady;
     return publish_guest(dom, ev);
   }
+  if (const auto* mp = std::get_if<AnotifyMemoryPressure>(&msg)) return on_memory_pressure(dom, mp->available_kib);
   if (const auto* err = std::get_if<AnotifyError>(&msg)) guest_log(dom, err->text);
   // BOOTED only tells that ainit runs; nothing waits for it.
 }

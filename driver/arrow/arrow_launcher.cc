@@ -12,6 +12,7 @@
 #include <set>
 
 #include "domain-xml/arrow_xml.h"
+#include "driver/engine/qemu_balloon.h"
 #include "driver/engine/qemu_process.h"
 #include "driver/engine/saved_image.h"
 #include "util/fs.h"
@@ -253,6 +254,29 @@ class ProcessLauncher final : public ArrowLauncher {
     return process_->console_write(bytes);
   }
 
+  bool has_balloon() const override {
+    Result<CommandContext> ctx = context();
+    return ctx.ok() && arrow::has_balloon(spec_.def, ctx.value());
+  }
+
+  void balloon_set_target(uint64_t kib, std::function<void(Status)> done) override {
+    QmpMonitor* monitor = process_ ? process_->monitor() : nullptr;
+    if (!monitor) return done(make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running")));
+    arrow::balloon_set_target(*monitor, kib, std::move(done));
+  }
+
+  void balloon_set_stats_period(unsigned period_s, std::function<void(Status)> done) override {
+    QmpMonitor* monitor = process_ ? process_->monitor() : nullptr;
+    if (!monitor) return done(make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running")));
+    arrow::balloon_set_stats_period(*monitor, period_s, std::move(done));
+  }
+
+  void balloon_query(std::function<void(Result<BalloonInfo>)> done) override {
+    QmpMonitor* monitor = process_ ? process_->monitor() : nullptr;
+    if (!monitor) return done(make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running")));
+    arrow::balloon_query(*monitor, std::move(done));
+  }
+
   Status signal_application(int signum) override {
     if (!process_ || process_->exited()) return make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running"));
     return process_->signal_application(signum);
@@ -266,6 +290,7 @@ class ProcessLauncher final : public ArrowLauncher {
     ctx.initramfs = spec_.initramfs;
     ctx.log_path = spec_.log_path;
     ctx.kvm = kvm_usable();
+    ctx.tb_size_mib = tcg_tb_size_mib();
     ctx.heartbeat_s = spec_.heartbeat_s;
     ConsoleMode console = TRY(metadata_console_mode(spec_.def));
     ctx.console_pipe = console == ConsoleMode::Pipe;

@@ -193,6 +193,7 @@ void ArrowDriver::reconnect(const std::string& name, RuntimeStatus st) {
       if (dom->active()) fail(result.error());
       return;
     }
+    balloon_start(dom, true);
     // ainit kept beating while no daemon listened: watch it again.
     std::weak_ptr<ArrowDomain> weak = dom;
     dom->anotify.watch.start(dom->anotify.heartbeat_s, [this, weak] {

@@ -186,6 +186,15 @@ Result<DaemonConf> parse_daemon_conf(std::string_view text, const std::string& n
     } else if (s.key == "boot_templates") {
       const long long on = TRY(number(s, name, lineno, 0, 1));
       conf.boot_templates = on != 0;
+    } else if (s.key == "autoballoon") {
+      const long long on = TRY(number(s, name, lineno, 0, 1));
+      conf.autoballoon = on == 1;
+    } else if (s.key == "autoballoon_margin") {
+      const long long mib = TRY(number(s, name, lineno, 1, 1LL << 20));
+      conf.autoballoon_margin_mib = static_cast<uint64_t>(mib);
+    } else if (s.key == "autoballoon_floor") {
+      const long long mib = TRY(number(s, name, lineno, 16, 1LL << 20));
+      conf.autoballoon_floor_mib = static_cast<uint64_t>(mib);
     } else if (s.key == "log_max_size") {
       const long long bytes = TRY(number(s, name, lineno, 4096, 1LL << 40));
       conf.log_max_size = static_cast<uint64_t>(bytes);

@@ -32,6 +32,11 @@ struct DaemonConf {
   // as virtlogd's max_size and max_backups (unset: the engine's LogPolicy).
   std::optional<uint64_t> log_max_size;
   std::optional<unsigned> log_max_backups;
+  // AutoBalloon for every Arrow whose XML does not say (<arrow:autoballoon>):
+  // `autoballoon` 0/1, `autoballoon_margin` and `autoballoon_floor` in MiB.
+  std::optional<bool> autoballoon;
+  std::optional<uint64_t> autoballoon_margin_mib;
+  std::optional<uint64_t> autoballoon_floor_mib;
   // The RPC server's bounds: max_clients, max_anonymous_clients,
   // max_client_requests, keepalive_interval, keepalive_count,
   // max_client_output, client_output_timeout, anonymous_timeout,

@@ -23,6 +23,9 @@ Result<std::unique_ptr<DriverApi>> make_arrow_driver(const daemon::DaemonPaths& 
   if (const char* t = g_getenv("ARROW_BOOT_TEMPLATES"); t && *t) templates = std::string_view(t) != "0";
   if (templates) conf.template_dir = paths.lib_dir + "/templates";
   if (daemon_conf.log_max_backups) conf.log_policy.keep = *daemon_conf.log_max_backups;
+  if (daemon_conf.autoballoon) conf.autoballoon.enabled = *daemon_conf.autoballoon;
+  if (daemon_conf.autoballoon_margin_mib) conf.autoballoon.margin_kib = *daemon_conf.autoballoon_margin_mib * 1024;
+  if (daemon_conf.autoballoon_floor_mib) conf.autoballoon.floor_kib = *daemon_conf.autoballoon_floor_mib * 1024;
   // The system account (arrow-qemu) is the default of the system daemon
   // only: a --root instance runs QEMU as itself unless its config names a user.
   TRY(arrow_conf_confine(conf, daemon_conf.user, ::geteuid(),

@@ -17,6 +17,7 @@
 
 #include "anotify/anotify_decoder.h"
 #include "config.h"
+#include "driver/engine/qemu_balloon.h"
 #include "util/fd.h"
 #include "util/fs.h"
 #include "util/i18n.h"
@@ -156,7 +157,7 @@ void add_machine(std::vector<std::string>& argv, const ArrowDef& def, const Comm
   // waiting for one (measured: /init at 2.1 s with rtc=off, 1.0 s with it).
   add(argv, "-M", fmt("microvm,acpi=off,x-option-roms=off,rtc=on,pit=%s,isa-serial=on%s", ctx.kvm ? "off" : "on",
                       ctx.ram_fd >= 0 ? ",memory-backend=ram" : ""));
-  add(argv, "-accel", ctx.kvm ? "kvm" : "tcg");
+  add(argv, "-accel", ctx.kvm ? "kvm" : ctx.tb_size_mib ? fmt("tcg,tb-size=%u", ctx.tb_size_mib) : "tcg");
   if (ctx.kvm) add(argv, "-cpu", "host");
   if (ctx.ram_fd >= 0) {
     add(argv, "-object", fmt("memory-backend-file,id=ram,size=%s,mem-path=/proc/self/fd/%d,share=%s",
@@ -294,18 +295,38 @@ constexpr const char* kWritable9pModel = "mapped-xattr";
 // device finds "No 'virtio-bus' bus"); each virtio device takes one.
 constexpr size_t kMicrovmVirtioTransports = 8;
 
-Status check_virtio_devices(const ArrowDef& def, const std::vector<Share>& shares) {
-  size_t uppers = static_cast<size_t>(
+size_t upper_count(const std::vector<Share>& shares) {
+  return static_cast<size_t>(
       std::count_if(shares.begin(), shares.end(), [](const Share& s) { return !s.upper_dir.empty(); }));
-  // virtio-serial (console and Anotify) and virtio-rng are always there.
-  size_t needed = 2 + shares.size() + uppers + def.interfaces.size();
+}
+
+// The virtio devices besides the balloon: virtio-serial (console and
+// Anotify) and virtio-rng are always there.
+size_t virtio_devices_needed(const ArrowDef& def, const std::vector<Share>& shares) {
+  return 2 + shares.size() + upper_count(shares) + def.interfaces.size();
+}
+
+size_t free_transports(const ArrowDef& def, const std::vector<Share>& shares) {
+  const size_t needed = virtio_devices_needed(def, shares);
+  return needed < kMicrovmVirtioTransports ? kMicrovmVirtioTransports - needed : 0;
+}
+
+Status check_virtio_devices(const ArrowDef& def, const std::vector<Share>& shares) {
+  // A <memballoon model='virtio'> given in the XML is required; the default
+  // one takes a transport only when one is left (balloon_wanted).
+  const size_t balloon = def.balloon.specified && def.balloon.present() ? 1 : 0;
+  const size_t needed = virtio_devices_needed(def, shares) + balloon;
   if (needed <= kMicrovmVirtioTransports) return {};
   return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
                     fmt(_("Arrow '%1$s' needs %2$zu virtio devices (%3$zu 9p shares including the host's /usr unless "
-                          "a <filesystem> targets /usr, %4$zu <upper> layers, %5$zu <interface>, the console and "
-                          "the entropy source), over microvm's %6$zu: merge <filesystem> elements"),
-                        def.name.c_str(), needed, shares.size(), uppers, def.interfaces.size(),
+                          "a <filesystem> targets /usr, %4$zu <upper> layers, %5$zu <interface>, %6$zu <memballoon>, "
+                          "the console and the entropy source), over microvm's %7$zu: merge <filesystem> elements"),
+                        def.name.c_str(), needed, shares.size(), upper_count(shares), def.interfaces.size(), balloon,
                         kMicrovmVirtioTransports));
+}
+
+bool has_balloon(const ArrowDef& def, const CommandContext& ctx) {
+  return balloon_wanted(def, free_transports(def, mount_order(def, ctx)));
 }
 
 Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const CommandContext& ctx) {
@@ -343,6 +364,7 @@ Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const Comm
     add(argv, "-netdev", std::move(netdev));
     add(argv, "-device", fmt("virtio-net-device,netdev=net%zu%s", i, iface.mac.empty() ? "" : (",mac=" + iface.mac).c_str()));
   }
+  if (has_balloon(def, ctx)) add(argv, "-device", balloon_device_option(def.balloon));
   return argv;
 }
 
@@ -448,6 +470,13 @@ bool kvm_usable() {
   return text.find(" vmx") != std::string::npos || text.find(" svm") != std::string::npos;
 }
 
+unsigned tcg_tb_size_mib() {
+  const char* v = getenv("ARROW_QEMU_TB_SIZE");
+  if (!v) return 0;
+  const unsigned long mib = std::strtoul(v, nullptr, 10);
+  return mib <= 4096 ? static_cast<unsigned>(mib) : 0;
+}
+
 Result<CommandContext> make_command_context(const ArrowDef& def, const std::string& kernel_dir,
                                             const std::string& log_path) {
   CommandContext ctx;
@@ -456,6 +485,7 @@ Result<CommandContext> make_command_context(const ArrowDef& def, const std::stri
   ctx.initramfs = kernel_dir + "/initramfs.cpio";
   ctx.log_path = log_path;
   ctx.kvm = kvm_usable();
+  ctx.tb_size_mib = tcg_tb_size_mib();
   ctx.wall_clock_ms = static_cast<uint64_t>(g_get_real_time() / 1000);
   ctx.user = TRY(resolve_init_user(def.inituser));
   if (!def.initgroup.empty()) ctx.group = TRY(resolve_init_group(def.initgroup));

@@ -37,6 +37,7 @@ struct CommandContext {
   std::string initramfs;      // the ainit initramfs
   std::string log_path;       // the serial console (kernel messages) is appended here
   bool kvm = false;           // /dev/kvm usable: -accel kvm -cpu host, no PIT
+  unsigned tb_size_mib = 0;   // TCG's code buffer (-accel tcg,tb-size=N); 0: QEMU's default (1 GiB)
   InitUser user;              // <inituser>, resolved on the host
   std::optional<InitGroup> group;  // <initgroup>, resolved on the host
   unsigned heartbeat_s = 10;  // arrow.hb; 0 turns the heartbeat off
@@ -124,6 +125,10 @@ Status check_init_environment(const ArrowDef& def);
 // (architecture, machine, port ranges, an over-long command line).
 Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const CommandContext& ctx);
 
+// Whether build_qemu_argv gives DEF a balloon (qemu_balloon.h,
+// balloon_wanted): the driver asks before it sends balloon commands.
+bool has_balloon(const ArrowDef& def, const CommandContext& ctx);
+
 // The golden-file form: the emulator on the first line, then one option per
 // line with its value ("-m 64M").
 std::string format_argv_lines(const std::vector<std::string>& argv);
@@ -140,6 +145,10 @@ Result<InitGroup> resolve_init_group(std::string_view group);
 // True when /dev/kvm opens, creates a VM and the CPU flags show vmx or svm.
 // ARROW_ACCEL=kvm or =tcg in the environment overrides the probe.
 bool kvm_usable();
+
+// TCG's code buffer size: $ARROW_QEMU_TB_SIZE (MiB, a benchmark hook:
+// bench/memory_breakdown.py --tb-size) or 0, QEMU's default.
+unsigned tcg_tb_size_mib();
 
 // A context with the host's defaults: the configured QEMU, KERNEL_DIR's
 // bzImage and initramfs.cpio, kvm_usable(), and DEF's user and group

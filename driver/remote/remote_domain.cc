@@ -475,4 +475,61 @@ Status connect_get_all_domain_stats(Call& call, XdrWriter& ret) {
   return {};
 }
 
+
+// --- The balloon ------------------------------------------------------------
+
+namespace {
+
+inline constexpr uint32_t kMemoryStatsMax = 1024;  // REMOTE_DOMAIN_MEMORY_STATS_MAX
+inline constexpr unsigned kAffectLive = 1;         // VIR_DOMAIN_AFFECT_LIVE
+
+}  // namespace
+
+// virDomainSetMemory is virDomainSetMemoryFlags(LIVE), as in libvirt's drivers.
+Status domain_set_memory(Call& call, XdrWriter&) {
+  DomainRef dom = read_domain(call.args);
+  uint64_t kib = call.args.u64();
+  TRY(decoded(call.args));
+  call.driver.domain_set_memory_flags(dom, kib, kAffectLive, answer(call.defer()));
+  return {};
+}
+
+Status domain_set_memory_flags(Call& call, XdrWriter&) {
+  DomainRef dom = read_domain(call.args);
+  uint64_t kib = call.args.u64();
+  unsigned flags = call.args.u32();
+  TRY(decoded(call.args));
+  call.driver.domain_set_memory_flags(dom, kib, flags, answer(call.defer()));
+  return {};
+}
+
+Status domain_memory_stats(Call& call, XdrWriter&) {
+  DomainRef dom = read_domain(call.args);
+  uint32_t max_stats = call.args.u32();
+  unsigned flags = call.args.u32();
+  TRY(decoded(call.args));
+  if (max_stats > kMemoryStatsMax)
+    return make_error(VIR_ERR_RPC, _("too many memory stats requested"));
+  call.driver.domain_memory_stats(dom, max_stats, flags, [r = call.defer()](Result<std::vector<MemoryStat>> stats) {
+    if (!stats.ok()) return r.error(stats.error());
+    r.ok([&](XdrWriter& w) {
+      w.u32(static_cast<uint32_t>(stats->size()));
+      for (const MemoryStat& s : *stats) {
+        w.i32(s.tag);
+        w.u64(s.val);
+      }
+    });
+  });
+  return {};
+}
+
+Status domain_set_memory_stats_period(Call& call, XdrWriter&) {
+  DomainRef dom = read_domain(call.args);
+  int period = call.args.i32();
+  unsigned flags = call.args.u32();
+  TRY(decoded(call.args));
+  call.driver.domain_set_memory_stats_period(dom, period, flags, answer(call.defer()));
+  return {};
+}
+
 }  // namespace arrow::remote::procs

@@ -89,6 +89,12 @@ Status domain_snapshot_num(Call&, XdrWriter&);
 Status domain_get_metadata(Call&, XdrWriter&);
 Status domain_set_metadata(Call&, XdrWriter&);
 Status domain_get_job_info(Call&, XdrWriter&);
+
+// The balloon.
+Status domain_set_memory(Call&, XdrWriter&);
+Status domain_set_memory_flags(Call&, XdrWriter&);
+Status domain_memory_stats(Call&, XdrWriter&);
+Status domain_set_memory_stats_period(Call&, XdrWriter&);
 Status connect_get_all_domain_stats(Call&, XdrWriter&);
 
 // Streams and signals (remote_stream.cc).

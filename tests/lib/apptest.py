@@ -37,8 +37,9 @@ def need_programs(*paths):
 
 def wait_ready(predicate, what, timeout=READY_TIMEOUT):
     """wait_for with a guest's boot in it: an application's client failing
-    (an exception) counts as not ready yet."""
-    return wait_for(predicate, timeout, what, retry=(Exception,))
+    (an exception) counts as not ready yet. Polled every 20 ms, so that the
+    harness adds little to the ready time it measures."""
+    return wait_for(predicate, timeout, what, retry=(Exception,), interval=0.02)
 
 
 def pss_kib(pids):
@@ -82,9 +83,12 @@ def record(result):
 from apps_cases import CASES  # noqa: E402  (tests/lib/apps_cases.py, beside this file)
 
 
-def run_arrow(case, checks, daemon=None):
+def run_arrow(case, checks, daemon=None, events=None):
     """Starts the case as an Arrow, waits until the host's client gets an
-    answer, runs the case's checks; returns the measurement."""
+    answer, runs the case's checks; returns the measurement. With EVENTS (a
+    virsh_events.VirshEvents on the daemon), the phases too: QEMU running
+    (virDomainCreateXML returned), the application started (STARTED/BOOTED,
+    ainit's APP_STARTED), the first answer; and QEMU's memory by mapping."""
     own = daemon is None
     daemon = daemon or Daemon(prefix="arrow-apps-", args=()).start()
     work = tempfile.mkdtemp(prefix=f"arrow-{case.name}-")
@@ -95,6 +99,7 @@ def run_arrow(case, checks, daemon=None):
         xml = domain_xml(name, forwards=[(port, spec.pop("guest_port"))], **spec)
         t0 = time.monotonic()
         dom = daemon.conn.createXML(xml, 0)
+        t_qemu = time.monotonic() - t0
         try:
             wait_ready(lambda: case.ready(port), f"{case.name} to answer on port {port}")
         except AssertionError as e:
@@ -106,12 +111,24 @@ def run_arrow(case, checks, daemon=None):
         pid = daemon.qemu_pid(name)
         pss = pss_kib([pid])
         accel = "kvm" if "-accel\0kvm" in read_text(f"/proc/{pid}/cmdline") else "tcg"
+        phases = {"qemu_s": round(t_qemu, 2)}
+        if events:
+            started = [t for line, t in events.of(name) if "Started" in line]
+            if started:
+                phases["started_s"] = round(started[0] - t0, 2)
+        try:
+            import memory_breakdown  # bench/, when the benchmark runs this
+            parts, _, _ = memory_breakdown.breakdown(pid)
+            phases["parts_mib"] = {p: round(v[0] / 1024, 1) for p, v in parts.items()}
+        except ImportError:
+            pass
         case.check(port, work, checks)
         try:
             dom.destroy()
         except Exception:
             pass
-        return {"app": case.name, "mode": "arrow", "ready_s": round(ready, 2), "pss_kib": pss, "accel": accel}
+        return {"app": case.name, "mode": "arrow", "ready_s": round(ready, 2), "pss_kib": pss, "accel": accel,
+                **phases}
     finally:
         if own:
             daemon.stop()

@@ -346,6 +346,23 @@ Result<uint64_t> FakeDriver::domain_get_max_memory(const DomainRef& ref) {
   return uint64_t{65536};
 }
 
+void FakeDriver::domain_memory_stats(const DomainRef& ref, unsigned nr_stats, unsigned,
+                                     Reply<std::vector<MemoryStat>> done) {
+  Result<Dom*> d = find_or_error(ref.uuid);
+  if (!d.ok()) return done(d.error());
+  std::vector<MemoryStat> out = {{4, 1000}, {6, 65536}, {7, 1234}};  // UNUSED, ACTUAL_BALLOON, RSS
+  if (out.size() > nr_stats) out.resize(nr_stats);
+  done(out);
+}
+
+void FakeDriver::domain_set_memory_flags(const DomainRef& ref, uint64_t kib, unsigned flags, Reply<void> done) {
+  Result<Dom*> d = find_or_error(ref.uuid);
+  if (!d.ok()) return done(d.error());
+  last_set_memory_kib = kib;
+  last_set_memory_flags = flags;
+  done({});
+}
+
 Result<std::vector<DomainStatsRecord>> FakeDriver::get_all_domain_stats(unsigned, unsigned) {
   std::vector<DomainStatsRecord> out;
   for (const auto& d : doms_) {

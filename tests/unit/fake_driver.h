@@ -57,6 +57,13 @@ class FakeDriver : public DriverApi {
   Result<std::vector<NodeStat>> node_get_cpu_stats(int cpu, unsigned flags) override;
   Result<std::vector<DomainInterfaceAddrs>> domain_interface_addresses(const DomainRef& dom, unsigned source,
                                                                        unsigned flags) override;
+  // The balloon: fixed statistics (unused 1000, actual 65536, rss 1234 KiB),
+  // and the last virDomainSetMemoryFlags call, for the wire-layout tests.
+  void domain_memory_stats(const DomainRef& dom, unsigned nr_stats, unsigned flags,
+                           Reply<std::vector<MemoryStat>> done) override;
+  void domain_set_memory_flags(const DomainRef& dom, uint64_t kib, unsigned flags, Reply<void> done) override;
+  uint64_t last_set_memory_kib = 0;
+  unsigned last_set_memory_flags = 0;
 
   void subscribe(EventListener listener) override { listeners_.push_back(std::move(listener)); }
 

@@ -238,6 +238,7 @@ class RpcTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(lookup_error_is_no_domain);
   CPPUNIT_TEST(host_and_monitoring_replies_are_byte_exact);
   CPPUNIT_TEST(slow_call_does_not_block_others);
+  CPPUNIT_TEST(balloon_procedures_wire_layout);
   CPPUNIT_TEST(lifecycle_event_is_byte_exact);
   CPPUNIT_TEST(malformed_frame_closes_only_that_client);
   CPPUNIT_TEST(keepalive_pings_silent_client);
@@ -440,6 +441,46 @@ class RpcTest : public CppUnit::TestFixture {
                          e.message);
   }
 
+  // remote_protocol.x: DOMAIN_MEMORY_STATS (159) {dom, u_int maxStats, u_int
+  // flags} -> {remote_domain_memory_stat stats<1024>} with {int tag, unsigned
+  // hyper val}; DOMAIN_SET_MEMORY (31) {dom, unsigned hyper memory};
+  // DOMAIN_SET_MEMORY_FLAGS (204) {dom, unsigned hyper memory, u_int flags}.
+  void balloon_procedures_wire_layout() {
+    Peer p(*server_, false);
+    p.reply(1, 0, open_args(0));
+    Frame def = p.reply(11, 1, args_str(domain_xml("mem", "44444444-4444-4444-4444-444444444444")));
+    XdrReader rd(def.payload.data(), def.payload.size());
+    DomainRef dom = read_domain(rd);
+    XdrWriter stats_args;
+    write_domain(stats_args, dom);
+    stats_args.u32(2);  // maxStats
+    stats_args.u32(0);
+    Frame r = p.reply(159, 2, stats_args.bytes());
+    CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(r.h.status));
+    const std::vector<uint8_t> expected = {0, 0, 0, 2,                                  // two of the three
+                                           0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0x03, 0xe8,   // unused 1000
+                                           0, 0, 0, 6, 0, 0, 0, 0, 0, 1, 0, 0};        // actual 65536
+    CPPUNIT_ASSERT(std::vector<uint8_t>(r.payload.begin(), r.payload.end()) == expected);
+    XdrWriter too_many;
+    write_domain(too_many, dom);
+    too_many.u32(1025);  // over REMOTE_DOMAIN_MEMORY_STATS_MAX
+    too_many.u32(0);
+    CPPUNIT_ASSERT_EQUAL(std::string("too many memory stats requested"), error_of(p.reply(159, 3, too_many.bytes())).message);
+    XdrWriter set;
+    write_domain(set, dom);
+    set.u64(98304);
+    set.u32(1);  // VIR_DOMAIN_AFFECT_LIVE
+    CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(p.reply(204, 4, set.bytes()).h.status));
+    CPPUNIT_ASSERT_EQUAL(uint64_t(98304), driver_->last_set_memory_kib);
+    CPPUNIT_ASSERT_EQUAL(1u, driver_->last_set_memory_flags);
+    XdrWriter plain;
+    write_domain(plain, dom);
+    plain.u64(65536);
+    CPPUNIT_ASSERT_EQUAL(int(MessageStatus::Ok), int(p.reply(31, 5, plain.bytes()).h.status));
+    CPPUNIT_ASSERT_EQUAL(uint64_t(65536), driver_->last_set_memory_kib);
+    CPPUNIT_ASSERT_EQUAL(1u, driver_->last_set_memory_flags);  // virDomainSetMemory is LIVE
+  }
+
   void slow_call_does_not_block_others() {
     Peer p(*server_, false);
     p.reply(1, 0, open_args(0));
@@ -538,6 +579,11 @@ class RpcTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(empty.ok() && !empty.value().unix_sock_group && empty.value().unix_sock_rw_perms == 0600);
     auto missing = load_daemon_conf("/nonexistent/virtarrowd.conf");
     CPPUNIT_ASSERT(missing.ok() && !missing.value().unix_sock_group);
+    auto balloon = parse_daemon_conf("autoballoon = 1\nautoballoon_margin = 32\nautoballoon_floor = 48\n", "v.conf");
+    CPPUNIT_ASSERT(balloon.ok() && balloon.value().autoballoon && *balloon.value().autoballoon);
+    CPPUNIT_ASSERT_EQUAL(uint64_t(32), *balloon.value().autoballoon_margin_mib);
+    CPPUNIT_ASSERT_EQUAL(uint64_t(48), *balloon.value().autoballoon_floor_mib);
+    CPPUNIT_ASSERT(!empty.value().autoballoon);  // unset: the driver's default (off)
   }
 
   void daemon_conf_errors_name_line_and_key() {
@@ -550,6 +596,8 @@ class RpcTest : public CppUnit::TestFixture {
         {"unix_sock_rw_perms = \"0999\"\n",
          "c.conf:1: 'unix_sock_rw_perms' must be an octal mode in quotes, like \"0660\""},
         {"unix_sock_group = \"root\n", "c.conf:1: bad string value of 'unix_sock_group'"},
+        {"autoballoon = 2\n", "c.conf:1: 'autoballoon' must be a number from 0 to 1"},
+        {"autoballoon_floor = 8\n", "c.conf:1: 'autoballoon_floor' must be a number from 16 to 1048576"},
         },
         [](const char* text) { return parse_daemon_conf(text, "c.conf"); }, VIR_ERR_CONF_SYNTAX);
   }
