@@ -420,6 +420,7 @@ const Rule<ArrowDef> kDevicesChildren[] = {
     {"filesystem", false, parse_filesystem},
     {"interface", false, parse_interface},
     {"console", false, parse_console},
+    {"channel", false, parse_channel},
 };
 
 Status check_shares(const ArrowDef& def) {
@@ -475,6 +476,7 @@ Status check_def(const ArrowDef& def) {
                           static_cast<unsigned long long>(*def.current_memory_kib),
                           static_cast<unsigned long long>(def.memory_kib)));
   TRY(check_shares(def));
+  TRY(check_channels(def));
   return check_ports(def);
 }
 

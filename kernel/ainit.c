@@ -475,6 +475,7 @@ static void setup(struct ainit *s, uint64_t boot_ms) {
   if (setup_shares(&s->cfg, err, sizeof err) || setup_etc(&s->cfg, err, sizeof err) ||
       setup_network(&s->cfg, err, sizeof err))
     fatal(s, err);
+  channels_setup(&s->cfg);
 }
 
 int main(void) {

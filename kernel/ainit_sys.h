@@ -29,6 +29,12 @@ void setup_limits(void);
 /* lo, and eth0 with a default route when arrow.net is given (ioctls only). */
 int setup_network(const struct ainit_config *cfg, char *err, size_t errlen);
 
+/* --- ainit_channels.c --- */
+
+/* /dev/virtio-ports/NAME for every named virtio-serial port; the ports of
+ * the Arrow's channels owned by the application's user. Never fails. */
+void channels_setup(const struct ainit_config *cfg);
+
 /* --- ainit_shadow.c --- */
 
 /* ShadowFS: share s (index: its position, for a scratch name) as an overlay

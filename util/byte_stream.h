@@ -4,6 +4,7 @@
 // other's layer.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 
@@ -24,6 +25,15 @@ class StreamPeer {
   // Ends the stream with ERROR, which the client reports (e.g. a console
   // taken over by another client).
   virtual void abort(const Error& error) = 0;
+  // Flow control, for a driver end that can wait (a channel). BACKLOG: bytes
+  // sent to the client and not yet taken by it (0 when unknown); a sender
+  // stops reading its source past a bound and looks again later.
+  virtual size_t backlog() const { return 0; }
+  // While held, nothing more is read from the client (its connection waits,
+  // as libvirtd's does for a full stream), so a sink whose destination is
+  // full never has to drop bytes. Released by hold_input(false) or when the
+  // stream ends.
+  virtual void hold_input(bool /*hold*/) {}
 };
 
 // The driver's end of an open stream: what the client sends.

@@ -84,6 +84,9 @@ class ArrowLauncher {
   // Leaves QEMU running when the launcher is destroyed (daemon shutdown: the
   // next daemon adopts it).
   virtual void detach() {}
+  // Whether the guest has the port of <channel> INDEX open (QMP
+  // VSERPORT_CHANGE); nullopt while unknown.
+  virtual std::optional<bool> channel_open(size_t /*index*/) const { return std::nullopt; }
 };
 
 using LauncherFactory = std::function<std::unique_ptr<ArrowLauncher>(const LaunchSpec&, LaunchEvents)>;

@@ -661,6 +661,7 @@ Result<std::string> ArrowDriver::domain_get_xml_desc(const DomainRef& ref, unsig
   if (flags & VIR_DOMAIN_XML_INACTIVE) return format_domain_xml(dom->persistent_def(), format_flags | FORMAT_INACTIVE);
   DomainLiveData live;
   live.id = dom->active() ? dom->id : -1;
+  live.channels = channel_live_data(dom);
   // The last exit of the application, readable without events (arrow_events.h).
   ArrowDef def = dom->def;
   def.metadata = metadata_with_status(dom->def, dom->last_exit_status, dom->last_exit_signal);

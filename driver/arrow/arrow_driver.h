@@ -19,8 +19,11 @@
 #include "driver/arrow/arrow_events.h"
 #include "driver/arrow/arrow_persist.h"
 #include "driver/arrow/arrow_reconnect.h"
+#include "domain-xml/arrow_xml.h"
 
 namespace arrow {
+
+class ChannelRelay;
 
 struct DriverOptions {
   LauncherFactory launcher_factory;  // the engine; tests pass a fake
@@ -156,6 +159,13 @@ class ArrowDriver final : public DriverApi {
   void retire_launcher(const DomainPtr& dom);
   void autostart_all();
 
+  // Crossbow channels (arrow_driver_channel.cc): a client's stream joined
+  // to channel NAME of a running Arrow; FORCE takes it from another client.
+  Result<std::shared_ptr<StreamSink>> open_guest_channel(const DomainPtr& dom, const std::string& name, bool force,
+                                                         std::shared_ptr<StreamPeer> peer);
+  // Each channel's socket and whether the guest has its port open.
+  std::vector<ChannelLiveData> channel_live_data(const DomainPtr& dom) const;
+
   void emit(const DomainPtr& dom, int event, int detail);
   void log(const std::string& line) const;
 
@@ -166,6 +176,8 @@ class ArrowDriver final : public DriverApi {
   EventBus events_;  // the front ends' subscriptions
   std::optional<uint64_t> hypervisor_version_;  // probed once
   ConsoleHub consoles_;  // console sessions, by UUID
+  // Clients' channel streams, by UUID and channel name ("UUID/NAME").
+  std::map<std::string, std::weak_ptr<ChannelRelay>> channel_relays_;
 };
 
 }  // namespace arrow

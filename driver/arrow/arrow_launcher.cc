@@ -3,8 +3,11 @@
 #include "driver/arrow/arrow_console.h"
 #include "driver/arrow/arrow_domain.h"
 #include "driver/engine/cgroup.h"
+#include "driver/engine/qemu_channel.h"
 #include "driver/engine/qemu_process.h"
 #include "util/i18n.h"
+
+#include <map>
 
 namespace arrow {
 
@@ -45,6 +48,11 @@ class ProcessLauncher final : public ArrowLauncher {
     if (!process.ok()) return done(process.error());
     process_ = std::move(process.value());
     process_->set_log_policy(spec_.log_policy);
+    std::vector<std::string> bound;
+    for (size_t i = 0; i < spec_.def.channels.size(); i++)
+      if (spec_.def.channels[i].mode == ChannelMode::Bind)
+        bound.push_back(channel_path(spec_.def.channels[i], spec_.run_dir, i));
+    process_->own_channel_sockets(bound);
     // Sent only if its ainit still waits for them (a restart during its boot).
     // A def whose instructions cannot be built (a variable over the limit,
     // saved by an older daemon) is adopted all the same: the running QEMU is
@@ -78,6 +86,12 @@ class ProcessLauncher final : public ArrowLauncher {
     return process_->console_write(bytes);
   }
 
+  std::optional<bool> channel_open(size_t index) const override {
+    auto it = channel_open_.find(fmt("channel%zu", index));
+    if (it == channel_open_.end()) return std::nullopt;
+    return it->second;
+  }
+
   Status signal_application(int signum) override {
     if (!process_ || process_->exited()) return make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running"));
     return process_->signal_application(signum);
@@ -103,7 +117,12 @@ class ProcessLauncher final : public ArrowLauncher {
     ArrowProcess::Callbacks cb;
     cb.started = [this, done](const Status& st) {
       if (!st.ok()) start_failed_ = true;
+      if (st.ok()) query_channels();
       done(st);
+    };
+    cb.qmp_event = [this](const QmpEvent& ev) {
+      // The guest opened or closed a channel's port (device id channelN).
+      if (ev.name == "VSERPORT_CHANGE") channel_open_[ev.data["id"].as_string()] = ev.data["open"].as_bool();
     };
     cb.anotify = events_.anotify;
     cb.console = [this](std::span<const uint8_t> bytes) {
@@ -114,6 +133,24 @@ class ProcessLauncher final : public ArrowLauncher {
       if (!start_failed_ && events_.exited) events_.exited(exit.cause);
     };
     return cb;
+  }
+
+  // Each channel port's state now (chardev charchannelN's frontend-open),
+  // for a QEMU adopted or started before the guest opened any; events keep
+  // it current afterwards.
+  void query_channels() {
+    QmpMonitor* monitor = process_ ? process_->monitor() : nullptr;
+    if (!monitor || spec_.def.channels.empty()) return;
+    std::weak_ptr<bool> alive = alive_;
+    monitor->execute("query-chardev", [this, alive](Result<JsonValue> r) {
+      if (alive.expired() || !r.ok()) return;
+      for (const JsonValue& chardev : r.value().items()) {
+        const std::string label = chardev["label"].as_string();
+        if (label.rfind("charchannel", 0) != 0) continue;
+        const std::string id = label.substr(4);  // "channelN"
+        if (!channel_open_.count(id)) channel_open_[id] = chardev["frontend-open"].as_bool();
+      }
+    });
   }
 
   void qmp(const char* command, std::function<void(Status)> done) {
@@ -129,6 +166,8 @@ class ProcessLauncher final : public ArrowLauncher {
   std::unique_ptr<CgroupLeaf> leaf_;
   std::unique_ptr<ArrowProcess> process_;
   bool start_failed_ = false;
+  std::map<std::string, bool> channel_open_;  // by device id (channelN)
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace

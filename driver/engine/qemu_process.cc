@@ -24,6 +24,7 @@
 #include "driver/engine/anotify_channel.h"
 #include "driver/engine/log_file.h"
 #include "driver/engine/fd_stream.h"
+#include "driver/engine/qemu_channel.h"
 #include "driver/engine/tap.h"
 #include "util/fs.h"
 #include "util/i18n.h"
@@ -116,6 +117,7 @@ ArrowProcess::~ArrowProcess() {
     if (*id) g_source_remove(*id);
   if (detached_) {
     for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &serial_path_, &pid_path_}) path->release();
+    for (UniquePath& path : channel_paths_) path.release();
     return;
   }
   if (!exited_ && pid_ > 0 && !adopted_) {
@@ -131,6 +133,7 @@ ArrowProcess::~ArrowProcess() {
     ::waitpid(pid_, &status, 0);
   }
   for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &serial_path_, &pid_path_}) path->reset();
+  channel_paths_.clear();
   if (!paths_.dir.empty()) ::rmdir(paths_.dir.c_str());  // only when empty
 }
 
@@ -233,6 +236,16 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
     if (!tap_for_qemu.valid()) return system_error("duplicate TAP device", tap.ifname, errno);
     tap_note = fmt("== %s on bridge %s ==\n", tap.ifname.c_str(), iface.bridge.c_str());
   }
+  // Each channel's socket (qemu_channel.h), above the fds QEMU will see.
+  std::vector<UniqueFd> channels;
+  for (size_t i = 0; i < def.channels.size(); i++) {
+    const std::string path = channel_path(def.channels[i], run_dir, i);
+    UniqueFd fd = TRY(open_channel_socket(def.channels[i], path));
+    if (def.channels[i].mode == ChannelMode::Bind) p->channel_paths_.emplace_back(path);
+    channels.emplace_back(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10));
+    if (!channels.back().valid()) return system_error("duplicate socket", path, errno);
+  }
+  ctx.first_channel_fd = 9;
   const std::vector<std::string> argv = TRY(build_qemu_argv(def, ctx));
   std::vector<uint8_t> instructions = TRY(build_private_instructions(def));
 
@@ -246,15 +259,18 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
   p->append_log(tap_note + fmt("== qemu started %s: %s ==\n", now_text().c_str(), joined.c_str()));
   p->log_start_ = ::lseek(p->log_fd_.get(), 0, SEEK_END);
 
-  const gint sources[6] = {listeners[0].get(), listeners[1].get(), listeners[2].get(), listeners[4].get(),
-                           listeners[3].get(), tap_for_qemu.get()};
-  const gint targets[6] = {3, 4, 5, 6, 7, 8};
-  const gsize n_fds = tap_for_qemu.valid() ? 6 : 5;
+  std::vector<gint> sources = {listeners[0].get(), listeners[1].get(), listeners[2].get(), listeners[4].get(),
+                               listeners[3].get()};
+  std::vector<gint> targets = {3, 4, 5, 6, 7};
+  if (tap_for_qemu.valid()) sources.push_back(tap_for_qemu.get()), targets.push_back(8);
+  for (size_t i = 0; i < channels.size(); i++)
+    sources.push_back(channels[i].get()), targets.push_back(ctx.first_channel_fd + static_cast<int>(i));
+  const gsize n_fds = sources.size();
   GError* gerr = nullptr;
   GPid pid = 0;
   if (!g_spawn_async_with_pipes_and_fds(nullptr, cargv.data(), nullptr, G_SPAWN_DO_NOT_REAP_CHILD, child_setup,
                                         const_cast<ChildConfinement*>(confinement), -1, p->log_fd_.get(),
-                                        p->log_fd_.get(), sources, targets, n_fds, &pid,
+                                        p->log_fd_.get(), sources.data(), targets.data(), n_fds, &pid,
                                         nullptr, nullptr, nullptr, &gerr)) {
     Error e = make_error(VIR_ERR_INTERNAL_ERROR,
                          fmt(_("cannot start '%1$s': %2$s"), argv[0].c_str(), gerr ? gerr->message : "?"));
@@ -469,6 +485,7 @@ void ArrowProcess::on_child_exit(int wait_status, bool status_known) {
   serial_.reset();
   pidfd_.reset();
   for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &serial_path_, &pid_path_}) path->reset();
+  channel_paths_.clear();
   ::rmdir(paths_.dir.c_str());  // only when empty: the daemon may keep its status file there
   append_log(fmt("== qemu exited %s ==\n", now_text().c_str()));
   if (callbacks_.exited) callbacks_.exited(ProcessExit{status_known, wait_status, cause_of(wait_status, status_known)});

@@ -150,6 +150,12 @@ class ArrowProcess {
   // interrupted during its boot. start() builds them itself.
   void set_private_instructions(std::vector<uint8_t> frames) { instructions_ = std::move(frames); }
 
+  // The bound channel sockets of an adopted QEMU (qemu_channel.h), removed
+  // when it exits as those of a QEMU this object started are.
+  void own_channel_sockets(const std::vector<std::string>& paths) {
+    for (const std::string& path : paths) channel_paths_.emplace_back(path);
+  }
+
   // How the log is rotated from now on (default: LogPolicy's).
   void set_log_policy(const LogPolicy& policy) { log_policy_ = policy; }
 
@@ -223,6 +229,7 @@ class ArrowProcess {
   bool instructions_sent_ = false;
   void on_instructions_wanted();
   UniquePath monitor_path_, console_path_, anotify_path_, stdout_path_, serial_path_, pid_path_;
+  std::vector<UniquePath> channel_paths_;  // bound channel sockets
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
