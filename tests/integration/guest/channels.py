@@ -163,6 +163,7 @@ def host_and_arrow(t, d, tmp):
     sampler.join()
     # The client sends 10 MiB at once; the relay holds at most 1 MiB for the
     # guest and 1 MiB for the client, and stops reading either side past it.
+    print(f"# daemon VmRSS {base} KiB, peak {peak[0]} KiB during the transfer")
     t.check(peak[0] - base < 8 * 1024, "the daemon's memory stayed bounded during the transfer",
             f"VmRSS {base} KiB -> peak {peak[0]} KiB")
     t.check(got == data2 and not errors,
