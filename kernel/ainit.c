@@ -42,6 +42,7 @@ struct ainit {
   uint32_t early_grace;
   int32_t early_signal;
   struct output_relay out; /* pipe mode: the application's stdout/stderr */
+  struct agent agent; /* the guest agent (ainit_agent.c) */
 };
 
 /* Why the child did not reach the application, sent to the parent through a
@@ -364,6 +365,8 @@ static int reap(struct ainit *s) {
     if (pid == s->app && !s->app_done) {
       s->app_done = 1;
       s->app_status = status;
+    } else {
+      agent_reaped(&s->agent, pid, status);
     }
   }
 }
@@ -371,7 +374,7 @@ static int reap(struct ainit *s) {
 static void drain_signals(struct ainit *s) {
   struct signalfd_siginfo si;
   while (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-    if (si.ssi_signo == SIGIO) anotify_refresh(&s->an);
+    if (si.ssi_signo == SIGIO) anotify_refresh(&s->an), agent_refresh(&s->agent);
   }
   reap(s);
 }
@@ -390,15 +393,16 @@ static void supervise(struct ainit *s) {
     int timeout = timeout_until(now, next_hb, -1);
     timeout = timeout_until(now, s->kill_at, timeout);
     if (!s->an.connected && s->an.outlen) timeout = timeout_until(now, now + 200, timeout);
-    struct pollfd p[5] = {{s->sigfd, POLLIN, 0}, {s->kmsg, POLLIN, 0},
+    struct pollfd p[6] = {{s->sigfd, POLLIN, 0}, {s->kmsg, POLLIN, 0},
                           {s->an.fd >= 0 && s->an.connected ? s->an.fd : -1, POLLIN, 0}, output_pollfd(&s->out),
-                          {s->oom_killed ? -1 : s->oom.fd, POLLPRI, 0}};
+                          {s->oom_killed ? -1 : s->oom.fd, POLLPRI, 0}, agent_pollfd(&s->agent)};
 #ifdef AINIT_OOM_TRACE /* measuring (BOOT.md, "Out of memory"): a sample every 250 ms */
     static uint64_t next_trace;
     if (now >= next_trace) oom_trace(), next_trace = now + 250;
     timeout = timeout_until(now, next_trace, timeout);
 #endif
-    int n = poll(p, 5, timeout); /* negative fds are skipped */
+    int n = poll(p, 6, timeout); /* negative fds are skipped */
+    if (n > 0 && p[5].revents) agent_step(&s->agent, p[5].revents);
     if (n > 0 && p[3].revents) output_step(&s->out, p[3].revents);
     /* The kernel log first: an OOM report precedes the victim's reaping. */
     if (n > 0 && p[1].revents) check_oom(s);
@@ -476,10 +480,11 @@ static void setup(struct ainit *s, uint64_t boot_ms) {
       setup_network(&s->cfg, err, sizeof err))
     fatal(s, err);
   channels_setup(&s->cfg);
+  agent_open(&s->agent, &s->cfg);
 }
 
 int main(void) {
-  static struct ainit s = {.sigfd = -1, .kmsg = -1, .an = {.fd = -1}, .oom = {.fd = -1},
+  static struct ainit s = {.sigfd = -1, .kmsg = -1, .an = {.fd = -1}, .oom = {.fd = -1}, .agent = {.fd = -1},
                            .out = {.pipe_rd = -1, .pipe_wr = -1, .port = -1}};
   uint64_t boot_ms = uptime_ms();
   sigset_t set;

@@ -65,6 +65,32 @@ inline TypedParam typed_param(std::string field, TypedParam::Type type, int64_t 
   return p;
 }
 
+// virDomainInterfaceAddresses' answer: one interface, its addresses.
+struct GuestIpAddress {
+  int type = 0;  // VIR_IP_ADDR_TYPE_IPV4 / _IPV6
+  std::string addr;
+  unsigned prefix = 0;
+};
+struct GuestInterface {
+  std::string name;
+  std::optional<std::string> hwaddr;
+  std::vector<GuestIpAddress> addrs;
+};
+
+// virDomainGetFSInfo's answer: one mounted file system of the guest.
+struct GuestFsInfo {
+  std::string mountpoint;
+  std::string name;
+  std::string fstype;
+  std::vector<std::string> dev_aliases;  // the domain's disks under it (an Arrow has none)
+};
+
+// virDomainGetTime's answer.
+struct GuestTime {
+  int64_t seconds = 0;
+  unsigned nseconds = 0;
+};
+
 struct DomainStatsRecord {
   DomainRef dom;
   std::vector<TypedParam> params;
@@ -188,6 +214,32 @@ class DriverApi {
                                                                   unsigned /*flags*/, std::shared_ptr<StreamPeer>) {
     return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainOpenChannel"));
   }
+  // The guest agent (virDomainGetHostname, GetTime, SetTime,
+  // InterfaceAddresses, GetFSInfo, GetGuestInfo): answered once the guest
+  // agent answers, or with its timeout.
+  virtual void domain_get_hostname(const DomainRef&, unsigned /*flags*/, Reply<std::string> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainGetHostname")));
+  }
+  virtual void domain_get_time(const DomainRef&, unsigned /*flags*/, Reply<GuestTime> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainGetTime")));
+  }
+  virtual void domain_set_time(const DomainRef&, GuestTime /*time*/, unsigned /*flags*/, Reply<void> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainSetTime")));
+  }
+  virtual void domain_interface_addresses(const DomainRef&, unsigned /*source*/, unsigned /*flags*/,
+                                          Reply<std::vector<GuestInterface>> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT,
+                    _("this function is not supported by the connection driver: virDomainInterfaceAddresses")));
+  }
+  virtual void domain_get_fsinfo(const DomainRef&, unsigned /*flags*/, Reply<std::vector<GuestFsInfo>> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainGetFSInfo")));
+  }
+  virtual void domain_get_guest_info(const DomainRef&, unsigned /*types*/, unsigned /*flags*/,
+                                     Reply<std::vector<TypedParam>> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT,
+                    _("this function is not supported by the connection driver: virDomainGetGuestInfo")));
+  }
+
   // virDomainSendProcessSignal: SIGNUM (virDomainProcessSignal, Linux
   // numbering) to process PID of the guest.
   virtual Status domain_send_process_signal(const DomainRef&, int64_t /*pid*/, unsigned /*signum*/,

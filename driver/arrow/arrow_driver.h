@@ -24,6 +24,7 @@
 namespace arrow {
 
 class ChannelRelay;
+class QemuAgent;
 
 struct DriverOptions {
   LauncherFactory launcher_factory;  // the engine; tests pass a fake
@@ -95,6 +96,16 @@ class ArrowDriver final : public DriverApi {
                                                           unsigned flags, std::shared_ptr<StreamPeer> peer) override;
   Status domain_send_process_signal(const DomainRef& dom, int64_t pid, unsigned signum, unsigned flags) override;
 
+  // The guest agent (arrow_driver_agent.cc).
+  void domain_get_hostname(const DomainRef& dom, unsigned flags, Reply<std::string> done) override;
+  void domain_get_time(const DomainRef& dom, unsigned flags, Reply<GuestTime> done) override;
+  void domain_set_time(const DomainRef& dom, GuestTime time, unsigned flags, Reply<void> done) override;
+  void domain_interface_addresses(const DomainRef& dom, unsigned source, unsigned flags,
+                                  Reply<std::vector<GuestInterface>> done) override;
+  void domain_get_fsinfo(const DomainRef& dom, unsigned flags, Reply<std::vector<GuestFsInfo>> done) override;
+  void domain_get_guest_info(const DomainRef& dom, unsigned types, unsigned flags,
+                             Reply<std::vector<TypedParam>> done) override;
+
   // Title, description and <metadata> elements (arrow_driver_metadata.cc).
   Result<std::string> domain_get_metadata(const DomainRef& dom, int type, const std::optional<std::string>& uri,
                                           unsigned flags) override;
@@ -165,6 +176,16 @@ class ArrowDriver final : public DriverApi {
                                                          std::shared_ptr<StreamPeer> peer);
   // Each channel's socket and whether the guest has its port open.
   std::vector<ChannelLiveData> channel_live_data(const DomainPtr& dom) const;
+  // The guest agent client of a running Arrow with an agent channel
+  // (arrow_driver_agent.cc), made on first use for each QEMU.
+  Result<std::shared_ptr<QemuAgent>> guest_agent(const DomainRef& ref);
+  // Whether the agent answered its last command, and when; nullopt when it
+  // was never asked during this QEMU's life.
+  struct AgentState {
+    bool answered = false;
+    int64_t last_answer_us = 0;
+  };
+  std::optional<AgentState> agent_state(const DomainPtr& dom) const;
 
   void emit(const DomainPtr& dom, int event, int detail);
   void log(const std::string& line) const;
@@ -178,6 +199,8 @@ class ArrowDriver final : public DriverApi {
   ConsoleHub consoles_;  // console sessions, by UUID
   // Clients' channel streams, by UUID and channel name ("UUID/NAME").
   std::map<std::string, std::weak_ptr<ChannelRelay>> channel_relays_;
+  // Guest agent clients, by UUID, with the pid of the QEMU they talk to.
+  std::map<std::string, std::pair<int, std::shared_ptr<QemuAgent>>> agents_;
 };
 
 }  // namespace arrow
