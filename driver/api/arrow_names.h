@@ -20,6 +20,10 @@ inline constexpr char kStatHeartbeatPeriod[] = "arrow.heartbeat.period";  // uin
 inline constexpr char kStatHeartbeatLastMs[] = "arrow.heartbeat.last_ms"; // ullong, guest uptime in ms
 inline constexpr char kStatHeartbeatMissed[] = "arrow.heartbeat.missed";  // boolean
 inline constexpr char kStatOomPid[] = "arrow.oom.pid";                    // uint, the guest pid killed
+// The guest agent (an Arrow with the org.qemu.guest_agent.0 channel, running):
+inline constexpr char kStatAgentConnected[] = "arrow.agent.connected";   // boolean: ainit has the port open
+inline constexpr char kStatAgentAnswered[] = "arrow.agent.answered";     // boolean: the last command got its answer
+inline constexpr char kStatAgentLastAnswer[] = "arrow.agent.last_answer"; // ullong, Unix time in ms
 
 // <metadata>: the namespace of Arrow's own elements, and those elements.
 inline constexpr char kArrowMetadataNs[] = "urn:x-arrow:domain:1";

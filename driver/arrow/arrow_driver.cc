@@ -714,6 +714,7 @@ Result<std::vector<DomainStatsRecord>> ArrowDriver::get_all_domain_stats(unsigne
       rec.params.push_back(typed_param("state.state", TypedParam::Type::Int, arrow_state_to_vir(dom->state)));
       rec.params.push_back(typed_param("state.reason", TypedParam::Type::Int, dom->reason));
       add_anotify_stats(*dom, rec.params);
+      add_agent_stats(dom, rec.params);
     }
     if ((stats & VIR_DOMAIN_STATS_CPU_TOTAL) && dom->active() && dom->qemu_pid > 0) {
       if (Result<ProcStat> ps = read_proc_stat(dom->qemu_pid); ps.ok())

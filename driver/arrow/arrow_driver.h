@@ -186,6 +186,8 @@ class ArrowDriver final : public DriverApi {
     int64_t last_answer_us = 0;
   };
   std::optional<AgentState> agent_state(const DomainPtr& dom) const;
+  // The arrow.agent.* statistics of a running Arrow with an agent channel.
+  void add_agent_stats(const DomainPtr& dom, std::vector<TypedParam>& params) const;
 
   void emit(const DomainPtr& dom, int event, int detail);
   void log(const std::string& line) const;

@@ -5,6 +5,7 @@
 #include <libvirt/libvirt.h>
 
 #include "domain-xml/uuid.h"
+#include "driver/api/arrow_names.h"
 #include "driver/arrow/arrow_driver.h"
 #include "driver/engine/qemu_agent.h"
 #include "driver/engine/qemu_channel.h"
@@ -164,6 +165,21 @@ std::optional<ArrowDriver::AgentState> ArrowDriver::agent_state(const DomainPtr&
   auto it = agents_.find(uuid_format(dom->def.uuid));
   if (it == agents_.end() || it->second.first != dom->qemu_pid) return std::nullopt;
   return AgentState{it->second.second->last_ok(), it->second.second->last_answer_us()};
+}
+
+void ArrowDriver::add_agent_stats(const DomainPtr& dom, std::vector<TypedParam>& params) const {
+  if (!dom->active() || !dom->launcher) return;
+  const std::vector<Channel>& channels = dom->def.channels;
+  for (size_t i = 0; i < channels.size(); i++) {
+    if (channels[i].name != kAgentChannel) continue;
+    params.push_back(typed_param(kStatAgentConnected, TypedParam::Type::Boolean,
+                                 dom->launcher->channel_open(i).value_or(false)));
+    if (std::optional<AgentState> st = agent_state(dom)) {
+      params.push_back(typed_param(kStatAgentAnswered, TypedParam::Type::Boolean, st->answered));
+      if (st->last_answer_us)
+        params.push_back(typed_param(kStatAgentLastAnswer, TypedParam::Type::ULLong, st->last_answer_us / 1000));
+    }
+  }
 }
 
 void ArrowDriver::domain_get_hostname(const DomainRef& ref, unsigned flags, Reply<std::string> done) {

@@ -98,6 +98,11 @@ def body(t, d, tmp):
     rc, out = virsh(d, "domhostname", NAME, readonly=True)
     t.check(rc != 0 and "read only access prevents" in out, "read-only: domhostname is refused", out)
 
+    rc, out = virsh(d, "domstats", NAME, "--state")
+    t.check(rc == 0 and "arrow.agent.connected=yes" in out and "arrow.agent.answered=yes" in out
+            and re.search(r"arrow\.agent\.last_answer=\d{13}", out),
+            "virsh domstats: the agent connected, its last answer", out)
+
     # Silent agent 1: the Arrow is paused.
     dom.suspend()
     t0 = time.monotonic()
@@ -114,6 +119,8 @@ def body(t, d, tmp):
     t.check(rc != 0 and "Guest agent is not responding" in out and took < 3 * TIMEOUT + 15,
             "a paused Arrow's agent: a clear timeout error, no hang", f"{took:.1f} s: {out}")
     t.check(rc_list == 0 and served < 5, "the daemon answered other calls meanwhile", f"{served:.1f} s")
+    rc, out = virsh(d, "domstats", NAME, "--state")
+    t.check("arrow.agent.answered=no" in out, "virsh domstats: the last command got no answer", out)
     # Silent agent 2: another host client took the channel's socket while
     # the daemon had none open (its timeout dropped its connection): QEMU
     # serves one client at a time, so the daemon's waits unanswered.
