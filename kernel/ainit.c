@@ -481,6 +481,7 @@ static void setup(struct ainit *s, uint64_t boot_ms) {
     fatal(s, err);
   channels_setup(&s->cfg);
   agent_open(&s->agent, &s->cfg);
+  exec_server_start(&s->cfg);
 }
 
 int main(void) {

@@ -68,6 +68,11 @@ void agent_step(struct agent *a, short revents);
 /* A child was reaped: 1 when it was a guest-exec process (its status kept). */
 int agent_reaped(struct agent *a, pid_t pid, int status);
 
+/* --- ainit_exec.c: Adebug's exec server (arrow exec). --- */
+
+/* Forks the server when the Arrow has the port org.arrow.exec.0. */
+void exec_server_start(const struct ainit_config *cfg);
+
 /* --- ainit_shadow.c --- */
 
 /* ShadowFS: share s (index: its position, for a scratch name) as an overlay

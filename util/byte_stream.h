@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "util/result.h"
 
@@ -34,6 +35,8 @@ class StreamPeer {
   // full never has to drop bytes. Released by hold_input(false) or when the
   // stream ends.
   virtual void hold_input(bool /*hold*/) {}
+  // Who is at the other end, for the log ("client 7 (uid 0, pid 123)").
+  virtual std::string describe() const { return "a client"; }
 };
 
 // The driver's end of an open stream: what the client sends.

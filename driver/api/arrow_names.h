@@ -11,6 +11,9 @@ namespace arrow {
 // goes on with what is written until the Arrow stops (`arrow logs [-f]`).
 inline constexpr char kLogChannel[] = "org.arrow.log";
 inline constexpr char kLogChannelFollow[] = "org.arrow.log.follow";
+// virDomainOpenChannel: Adebug, a program run inside the Arrow (`arrow
+// exec`): a request line, then frames both ways (ARCHITECTURE.md, "Adebug").
+inline constexpr char kExecChannel[] = "org.arrow.exec";
 
 // virDomainListGetStats, "state" group (VIR_DOMAIN_STATS_STATE); the table
 // in anotify/PROTOCOL.md says when each is present.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <utility>
 
 #include "util/i18n.h"
 
@@ -87,6 +88,20 @@ gboolean ChannelRelay::on_backlog_tick(gpointer data) {
 
 void ChannelRelay::on_data(std::span<const uint8_t> bytes) {
   if (!fd_.valid()) return;
+  std::shared_ptr<ChannelRelay> keep = shared_from_this();  // an abort below drops the stream's reference
+  if (first_line_fn_) {
+    const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    const size_t nl = text.find('\n');
+    first_line_.append(text.substr(0, nl));
+    if (nl != std::string_view::npos) {
+      auto fn = std::move(first_line_fn_);
+      first_line_fn_ = nullptr;
+      fn(first_line_);
+      first_line_.clear();
+    } else if (first_line_.size() > kLineMax) {
+      return abort(make_error(VIR_ERR_INVALID_ARG, _("invalid argument: the request line is too long")));
+    }
+  }
   pending_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   if (!flush()) return;
   if (pending_.size() - pending_off_ > kPendingMax && peer_ && !holding_) {
@@ -144,9 +159,11 @@ void ChannelRelay::on_closed() {
   // still goes to the channel; the relay keeps itself alive for that.
   peer_.reset();
   holding_ = false;
+  if (fd_.valid() && !farewell_.empty()) pending_ += std::exchange(farewell_, {});
   if (pending_off_ < pending_.size() && fd_.valid()) {
     self_ = shared_from_this();
     flush_timer_ = g_timeout_add(kFlushMs, on_flush_timeout, this);
+    flush();  // finishes once everything is written
     return;
   }
   finish(false);
@@ -164,6 +181,10 @@ void ChannelRelay::abort(const Error& error) {
   peer_.reset();
   pending_.clear();
   pending_off_ = 0;
+  if (fd_.valid() && !farewell_.empty()) {  // best effort: the socket is closed next
+    const ssize_t n = ::send(fd_.get(), farewell_.data(), farewell_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)n;
+  }
   finish(false);
   if (peer) peer->abort(error);
 }

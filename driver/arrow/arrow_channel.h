@@ -12,6 +12,7 @@
 #include <glib.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -38,6 +39,15 @@ class ChannelRelay final : public StreamSink, public std::enable_shared_from_thi
 
   // Ends the stream with ERROR (another client took the channel over).
   void abort(const Error& error);
+  // Calls FN once with the client's first line (without its newline), as it
+  // goes through: Adebug's request, logged. A first line over kLineMax
+  // bytes ends the stream with an error.
+  void observe_first_line(std::function<void(const std::string&)> fn) { first_line_fn_ = std::move(fn); }
+  static constexpr size_t kLineMax = 64 * 1024;
+  // Bytes written to the channel after the client's, when it finished,
+  // aborted or vanished: Adebug's hang-up frame, which tells the guest
+  // that the session is over before the next client's bytes come.
+  void set_farewell(std::string bytes) { farewell_ = std::move(bytes); }
   bool open() const { return fd_.valid(); }
 
  private:
@@ -62,6 +72,9 @@ class ChannelRelay final : public StreamSink, public std::enable_shared_from_thi
   guint tick_source_ = 0;
   guint flush_timer_ = 0;
   std::shared_ptr<ChannelRelay> self_;  // while flushing after the client left
+  std::function<void(const std::string&)> first_line_fn_;
+  std::string first_line_;
+  std::string farewell_;
 };
 
 }  // namespace arrow

@@ -174,6 +174,8 @@ class ArrowDriver final : public DriverApi {
   // to channel NAME of a running Arrow; FORCE takes it from another client.
   Result<std::shared_ptr<StreamSink>> open_guest_channel(const DomainPtr& dom, const std::string& name, bool force,
                                                          std::shared_ptr<StreamPeer> peer);
+  // Adebug (`arrow exec`): the client's stream joined to the exec port.
+  Result<std::shared_ptr<StreamSink>> open_exec(const DomainPtr& dom, bool force, std::shared_ptr<StreamPeer> peer);
   // Each channel's socket and whether the guest has its port open.
   std::vector<ChannelLiveData> channel_live_data(const DomainPtr& dom) const;
   // The guest agent client of a running Arrow with an agent channel

@@ -51,6 +51,7 @@ Result<std::shared_ptr<StreamSink>> ArrowDriver::domain_open_channel(const Domai
   TRY(check_flags(flags, VIR_DOMAIN_CHANNEL_FORCE, "virDomainOpenChannel"));
   DomainPtr dom = TRY(find(ref));
   const bool follow = name && *name == kLogChannelFollow;
+  if (name && *name == kExecChannel) return open_exec(dom, flags & VIR_DOMAIN_CHANNEL_FORCE, std::move(peer));
   if (name && *name != kLogChannel && !follow)
     return open_guest_channel(dom, *name, flags & VIR_DOMAIN_CHANNEL_FORCE, std::move(peer));
   if (!name)

@@ -48,7 +48,7 @@ class ProcessLauncher final : public ArrowLauncher {
     if (!process.ok()) return done(process.error());
     process_ = std::move(process.value());
     process_->set_log_policy(spec_.log_policy);
-    std::vector<std::string> bound;
+    std::vector<std::string> bound = {RuntimePaths{spec_.run_dir}.exec_port()};
     for (size_t i = 0; i < spec_.def.channels.size(); i++)
       if (spec_.def.channels[i].mode == ChannelMode::Bind)
         bound.push_back(channel_path(spec_.def.channels[i], spec_.run_dir, i));

@@ -54,7 +54,11 @@ std::string channel_path(const Channel& c, const std::string& run_dir, size_t in
   return c.path.empty() ? channel_default_path(run_dir, index) : c.path;
 }
 
-void add_channel_devices(std::vector<std::string>& argv, const ArrowDef& def, int first_fd) {
+void add_channel_devices(std::vector<std::string>& argv, const ArrowDef& def, int exec_fd, int first_fd) {
+  argv.emplace_back("-chardev");
+  argv.push_back(fmt("socket,id=exec,fd=%d,server=on,wait=off", exec_fd));
+  argv.emplace_back("-device");
+  argv.push_back(fmt("virtserialport,chardev=exec,name=%s", kExecPortName));
   for (size_t i = 0; i < def.channels.size(); i++) {
     const Channel& c = def.channels[i];
     const int fd = first_fd + static_cast<int>(i);

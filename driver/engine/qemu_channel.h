@@ -26,10 +26,17 @@ std::string channel_default_path(const std::string& run_dir, size_t index);
 // C's path: its own, or the default in RUN_DIR.
 std::string channel_path(const Channel& c, const std::string& run_dir, size_t index);
 
-// The -chardev/-device pairs of DEF's channels, the socket of channel i
-// being fd FIRST_FD + i in QEMU: chardev charchannelI, device channelI
-// (libvirt's names; VSERPORT_CHANGE events carry the device's).
-void add_channel_devices(std::vector<std::string>& argv, const ArrowDef& def, int first_fd);
+// Adebug's port (`arrow exec`, kernel/ainit_exec.c): every Arrow has it,
+// its host end a socket in the runtime directory that only the daemon
+// reaches (virDomainOpenChannel with kExecChannel on a read-write
+// connection).
+inline constexpr const char* kExecPortName = "org.arrow.exec.0";
+
+// The -chardev/-device pairs of Adebug's port (its listening socket at fd
+// EXEC_FD) and of DEF's channels, the socket of channel i being fd
+// FIRST_FD + i in QEMU: chardev charchannelI, device channelI (libvirt's
+// names; VSERPORT_CHANGE events carry the device's).
+void add_channel_devices(std::vector<std::string>& argv, const ArrowDef& def, int exec_fd, int first_fd);
 
 // The host end of channel C at PATH, for QEMU:
 // - bind: listens at PATH (0600). A file there that is no socket, or a

@@ -300,7 +300,7 @@ Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const Comm
   std::string cmdline = TRY(build_kernel_cmdline(def, ctx));
   add(argv, "-append", std::move(cmdline));
   add_chardevs(argv, ctx);
-  add_channel_devices(argv, def, ctx.first_channel_fd);
+  add_channel_devices(argv, def, ctx.exec_fd, ctx.first_channel_fd);
   const std::vector<Share> shares = mount_order(def, ctx);
   for (size_t i = 0; i < shares.size(); i++) {
     // A ShadowFS's source is shared read-only: its writes go to the upper layer.

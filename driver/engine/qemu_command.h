@@ -59,8 +59,10 @@ struct CommandContext {
   // The TAP of an <interface type='bridge'>, opened by the launcher as root
   // (tap.h) and passed to QEMU at this fd.
   int tap_fd = 8;
+  // Adebug's exec port org.arrow.exec.0 (qemu_channel.h): a listening socket.
+  int exec_fd = 9;
   // Channel i's socket (qemu_channel.h) is passed at first_channel_fd + i.
-  int first_channel_fd = 9;
+  int first_channel_fd = 10;
 };
 
 // The kernel's x86 COMMAND_LINE_SIZE, the terminating NUL included.

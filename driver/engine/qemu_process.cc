@@ -236,7 +236,12 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
     if (!tap_for_qemu.valid()) return system_error("duplicate TAP device", tap.ifname, errno);
     tap_note = fmt("== %s on bridge %s ==\n", tap.ifname.c_str(), iface.bridge.c_str());
   }
-  // Each channel's socket (qemu_channel.h), above the fds QEMU will see.
+  // Adebug's port and each channel's socket (qemu_channel.h), above the fds
+  // QEMU will see.
+  UniqueFd exec_fd = TRY(listen_at(p->paths_.exec_port()));
+  p->channel_paths_.emplace_back(p->paths_.exec_port());
+  UniqueFd exec_listener(::fcntl(exec_fd.get(), F_DUPFD_CLOEXEC, 10));
+  if (!exec_listener.valid()) return system_error("duplicate socket", p->paths_.exec_port(), errno);
   std::vector<UniqueFd> channels;
   for (size_t i = 0; i < def.channels.size(); i++) {
     const std::string path = channel_path(def.channels[i], run_dir, i);
@@ -245,7 +250,8 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
     channels.emplace_back(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10));
     if (!channels.back().valid()) return system_error("duplicate socket", path, errno);
   }
-  ctx.first_channel_fd = 9;
+  ctx.exec_fd = 9;
+  ctx.first_channel_fd = 10;
   const std::vector<std::string> argv = TRY(build_qemu_argv(def, ctx));
   std::vector<uint8_t> instructions = TRY(build_private_instructions(def));
 
@@ -263,6 +269,7 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
                                listeners[3].get()};
   std::vector<gint> targets = {3, 4, 5, 6, 7};
   if (tap_for_qemu.valid()) sources.push_back(tap_for_qemu.get()), targets.push_back(8);
+  sources.push_back(exec_listener.get()), targets.push_back(ctx.exec_fd);
   for (size_t i = 0; i < channels.size(); i++)
     sources.push_back(channels[i].get()), targets.push_back(ctx.first_channel_fd + static_cast<int>(i));
   const gsize n_fds = sources.size();

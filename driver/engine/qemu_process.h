@@ -39,9 +39,12 @@ struct RuntimePaths {
   std::string anotify() const { return dir + "/anotify.sock"; }
   std::string stdout_port() const { return dir + "/stdout.sock"; }
   std::string serial() const { return dir + "/serial.sock"; }
+  std::string exec_port() const { return dir + "/exec.sock"; }  // Adebug's (qemu_channel.h)
   std::string pid_file() const { return dir + "/qemu.pid"; }
   // Every file above: what a QEMU that died while no daemon ran leaves.
-  std::vector<std::string> files() const { return {monitor(), console(), anotify(), stdout_port(), serial(), pid_file()}; }
+  std::vector<std::string> files() const {
+    return {monitor(), console(), anotify(), stdout_port(), serial(), exec_port(), pid_file()};
+  }
 };
 
 // Process facts for stats, the runtime status and telling a process from a
@@ -229,7 +232,7 @@ class ArrowProcess {
   bool instructions_sent_ = false;
   void on_instructions_wanted();
   UniquePath monitor_path_, console_path_, anotify_path_, stdout_path_, serial_path_, pid_path_;
-  std::vector<UniquePath> channel_paths_;  // bound channel sockets
+  std::vector<UniquePath> channel_paths_;  // bound channel sockets, and Adebug's
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -107,6 +107,14 @@ bool Client::throttled() const {
   return requests_ >= o.max_client_requests || queued_bytes_ > o.max_client_output || input_holds_ > 0;
 }
 
+std::string Client::describe() const {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd_.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+    return fmt("client %llu (uid %u, pid %d)", ull(id_), cred.uid, cred.pid);
+  return fmt("client %llu", ull(id_));
+}
+
 void Client::hold_input(bool hold) {
   if (closed_) return;
   if (hold) {

@@ -143,6 +143,8 @@ class Client : public std::enable_shared_from_this<Client> {
   // A stream's sink cannot take more now: the client is not read while any
   // stream holds it (ServerStream::hold_input), then read again.
   void hold_input(bool hold);
+  // "client N (uid U, pid P)", from the socket's peer credentials.
+  std::string describe() const;
   Server& server() { return server_; }
 
   // State of the bounds, for tests and logs.

@@ -73,6 +73,11 @@ size_t ServerStream::backlog() const {
   return client && !client->closed() ? client->queued_output() : 0;
 }
 
+std::string ServerStream::describe() const {
+  auto client = client_.lock();
+  return client ? client->describe() : "a client that left";
+}
+
 void ServerStream::hold_input(bool hold) {
   if (hold == holding_ || (hold && ended_)) return;
   holding_ = hold;

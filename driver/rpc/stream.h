@@ -29,6 +29,7 @@ class ServerStream final : public StreamPeer, public std::enable_shared_from_thi
   void abort(const Error& error) override;
   size_t backlog() const override;
   void hold_input(bool hold) override;
+  std::string describe() const override;
 
   // The driver's end; set once the open succeeded.
   void set_sink(std::shared_ptr<StreamSink> sink) { sink_ = std::move(sink); }

@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""Adebug: `arrow exec` runs a second program inside a running Arrow, like
+`docker exec`, against a real virtarrowd, real QEMU (TCG) and kernel.
+
+Checked: exit statuses pass through (0, 3; 127 with "command not found"
+for a program the Arrow does not have); stdout and stderr stay apart;
+`-i` gives it arrow's stdin (1 MiB through sha256sum, byte for byte), and
+without `-i` it has none; `-e` and `-w` set its environment and directory;
+it runs as the application's user, beside the application (`ps` in the
+guest sees PID 1's child); `-t` on a terminal gives it a terminal of its
+own (`tty` names a /dev/pts, `stty size` is arrow's terminal's size, a
+keystroke reaches it); a read-only connection is refused with libvirt's
+words; the daemon logs each exec with who asked; a session whose client
+vanishes hangs up the program and the next exec works; the Arrow's
+application runs on throughout."""
+
+import hashlib
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import fcntl
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
+
+from arrowtest import ARROW, Failures, domain_xml, wait_for  # noqa: E402
+from daemon import run_checks  # noqa: E402
+
+BOOT = 180
+TIMEOUT = 120
+NAME = "target"
+
+
+def arrow(d, *args, uri=None, **kw):
+    kw.setdefault("capture_output", True)
+    kw.setdefault("timeout", TIMEOUT)
+    return subprocess.run([ARROW, "-c", uri or d.uri, *args], **kw)
+
+
+def on_terminal(argv, rows, cols, keys=b"", send_after=None, timeout=TIMEOUT):
+    """Runs ARGV on a new ROWSxCOLS terminal; types KEYS once SEND_AFTER
+    appears. (exit status, output)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        os.execv(argv[0], argv)
+    out, sent, deadline = b"", False, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not sent and send_after is not None and send_after in out:
+            os.write(fd, keys)
+            sent = True
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    else:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out
+
+
+def body(t, d):
+    xml = domain_xml(NAME, "/bin/sh", args=["-c", "echo app-up; i=0; while :; do i=$((i+1)); sleep 1; done"],
+                     memory_mib=96, inituser="nobody")
+    dom = d.conn.defineXML(xml)
+    dom.create()
+    wait_for(lambda: "app-up" in d.app_log(NAME), BOOT, "the application")
+
+    r = arrow(d, "exec", NAME, "--", "/bin/true")
+    t.check(r.returncode == 0, "arrow exec -- /bin/true: exit status 0", r.stderr)
+    r = arrow(d, "exec", NAME, "--", "sh", "-c", "exit 3")
+    t.check(r.returncode == 3, "exit status 3 passes through", (r.returncode, r.stderr))
+    r = arrow(d, "exec", NAME, "--", "no-such-program-here")
+    t.check(r.returncode == 127 and b"no-such-program-here: command not found" in r.stderr,
+            "a program the Arrow lacks: 127, command not found", (r.returncode, r.stderr))
+    r = arrow(d, "exec", NAME, "sh", "-c", "echo out; echo err >&2; id -un")
+    t.check(r.stdout == b"out\nnobody\n" and r.stderr == b"err\n",
+            "stdout and stderr apart; it runs as the application's user", (r.stdout, r.stderr))
+    data = os.urandom(1 << 20)
+    r = arrow(d, "exec", "-i", NAME, "--", "sha256sum", input=data)
+    t.check(r.returncode == 0 and r.stdout.split()[0].decode() == hashlib.sha256(data).hexdigest(),
+            "-i: 1 MiB of stdin reaches the program byte for byte", (r.stdout, r.stderr))
+    r = arrow(d, "exec", NAME, "--", "cat", input=b"not for it\n")
+    t.check(r.returncode == 0 and r.stdout == b"", "without -i the program has no stdin", r.stdout)
+    r = arrow(d, "exec", "-e", "FOO=bar baz", "-w", "/tmp", NAME, "--", "sh", "-c", 'echo "$FOO"; pwd')
+    t.check(r.stdout == b"bar baz\n/tmp\n", "-e and -w", (r.stdout, r.stderr))
+    r = arrow(d, "exec", NAME, "--", "sh", "-c", "cat /proc/1/comm; ps -o pid,args 2>/dev/null | grep -c 'sleep 1' || true")
+    t.check(r.returncode == 0 and r.stdout.startswith(b"init\n"), "it runs beside the application (PID 1 is ainit)",
+            r.stdout)
+
+    rc, out = on_terminal([ARROW, "-c", d.uri, "exec", "-it", NAME, "--", "sh", "-c",
+                           "tty; stty size; read line; echo got:$line"], 33, 101, keys=b"typed\r",
+                          send_after=b"33 101")
+    t.check(rc == 0 and b"/dev/pts/" in out and b"33 101" in out and b"got:typed" in out,
+            "-t: a terminal of its own, arrow's size, keystrokes reach it", out)
+
+    r = arrow(d, "exec", NAME, "--", "/bin/true", uri=d.uri_ro)
+    t.check(r.returncode == 125 and b"read only access prevents virDomainOpenChannel" in r.stderr,
+            "a read-only connection is refused", (r.returncode, r.stderr))
+
+    log = d.log_text()
+    t.check(f"Arrow '{NAME}': arrow exec by client" in log and "(uid 0, pid " in log and ": sh -c exit 3" in log,
+            "the daemon logs each exec with who asked",
+            [line for line in log.splitlines() if "exec" in line][-5:])
+
+    # A client that vanishes mid-session: the program is hung up, the next exec works.
+    p = subprocess.Popen([ARROW, "-c", d.uri, "exec", NAME, "--", "sleep", "1000"])
+    time.sleep(3)
+    p.kill()
+    p.wait()
+    wait_for(lambda: arrow(d, "exec", NAME, "--", "/bin/true").returncode == 0, 60, "an exec after a vanished client")
+    r = arrow(d, "exec", NAME, "--", "sh", "-c", "ps -eo args 2>/dev/null | grep -c '^sleep 1000' || true")
+    t.check(r.stdout.strip() in (b"0", b""), "the vanished client's program was hung up", r.stdout)
+    t.check(dom.isActive() == 1 and "app-up" in d.app_log(NAME), "the application runs on")
+    dom.destroy()
+
+
+def main():
+    t = Failures()
+    run_checks(t, lambda d: body(t, d))
+
+
+if __name__ == "__main__":
+    main()
