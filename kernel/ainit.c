@@ -482,6 +482,7 @@ static void setup(struct ainit *s, uint64_t boot_ms) {
   channels_setup(&s->cfg);
   agent_open(&s->agent, &s->cfg);
   exec_server_start(&s->cfg);
+  channels_sockets_start(&s->cfg);
 }
 
 int main(void) {

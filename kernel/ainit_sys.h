@@ -35,6 +35,9 @@ int setup_network(const struct ainit_config *cfg, char *err, size_t errlen);
 /* /dev/virtio-ports/NAME for every named virtio-serial port; the ports of
  * the Arrow's channels owned by the application's user. Never fails. */
 void channels_setup(const struct ainit_config *cfg);
+/* /run/crossbow/NAME.sock for every channel, relayed to its port by a
+ * helper process while a client is connected. Never fails. */
+void channels_sockets_start(const struct ainit_config *cfg);
 
 /* --- ainit_agent.c: the QEMU guest agent on org.qemu.guest_agent.0. --- */
 

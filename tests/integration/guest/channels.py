@@ -19,6 +19,9 @@ and kernel. Checked:
 - two Arrows joined through one socket (one binds, the other connects): 10
   MiB of random bytes written by one arrive at the other with the same
   SHA-256, the reader starting late (the writer waits, nothing is lost);
+- an unmodified program in the guest (as the application's unprivileged
+  user) connect()s to /run/crossbow/NAME.sock, which ainit relays to the
+  port: 10 MiB echoed through it come back byte for byte;
 - a channel that connects to a socket nobody listens on fails the start
   with an error naming the channel and the path; a bound path that is a
   regular file is refused and left intact; the daemon keeps serving."""
@@ -211,6 +214,30 @@ def two_arrows(t, d, tmp):
     a.destroy()
 
 
+# An unmodified program that speaks to a Unix socket: it connects to
+# /run/crossbow/NAME.sock, which ainit relays to the port, and echoes.
+SOCKET_ECHO = ("import socket, sys\n"
+               "s = socket.socket(socket.AF_UNIX)\n"
+               "s.connect('/run/crossbow/sock.echo.sock')\n"
+               "print('connected', flush=True)\n"
+               "while True:\n"
+               "    b = s.recv(65536)\n"
+               "    if not b: break\n"
+               "    s.sendall(b)\n")
+
+
+def guest_socket(t, d, tmp):
+    path = os.path.join(tmp, "sock.sock")
+    dom = d.conn.defineXML(domain_xml("sockecho", "/usr/bin/python3", args=["-c", SOCKET_ECHO], memory_mib=96,
+                                      inituser="nobody", devices=channel("sock.echo", path)))
+    dom.create()
+    wait_for(lambda: "connected" in d.app_log("sockecho"), BOOT, "the guest program to connect to its socket")
+    data = payload(SIZE)
+    got = echo_through_socket(path, data)
+    t.check(got == data, f"10 MiB through /run/crossbow/NAME.sock in the guest came back byte for byte ({len(got)} bytes)")
+    dom.destroy()
+
+
 def refusals(t, d, tmp):
     conn = d.conn
     nobody = os.path.join(tmp, "nobody.sock")
@@ -237,6 +264,7 @@ def body(t, d):
         refusals(t, d, tmp)
         host_and_arrow(t, d, tmp)
         two_arrows(t, d, tmp)
+        guest_socket(t, d, tmp)
     finally:
         remove_tree(tmp)
 
