@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -46,6 +47,7 @@ enum { TO_STDIN = 1, TO_STDIN_EOF = 2, TO_WINSIZE = 3, TO_SIGNAL = 4, TO_HANGUP 
 enum { FROM_STDOUT = 1, FROM_STDERR = 2, FROM_EXIT = 3 };
 
 static int port = -1;
+static int chld = -1; /* signalfd: SIGCHLD, so a program's end is seen at once */
 
 /* Whether the host end of the port is connected. */
 static int host_connected(void) {
@@ -261,8 +263,13 @@ static int session(const struct ainit_config *cfg, const char *request) {
   int status = 0, exited = pid < 0, hung_up = 0;
   static unsigned char buf[FRAME_MAX];
   while (!hung_up && (!exited || outs[0] >= 0 || outs[1] >= 0)) {
-    struct pollfd p[3] = {{port, POLLIN, 0}, {outs[0], POLLIN, 0}, {outs[1], POLLIN, 0}};
-    if (poll(p, 3, exited ? 50 : 100) < 0 && errno != EINTR) break;
+    struct pollfd p[4] = {{port, POLLIN, 0}, {outs[0], POLLIN, 0}, {outs[1], POLLIN, 0}, {exited ? -1 : chld, POLLIN, 0}};
+    if (poll(p, 4, exited ? 50 : 1000) < 0 && errno != EINTR) break;
+    if (p[3].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      while (read(chld, &si, sizeof si) == (ssize_t)sizeof si) {
+      }
+    }
     if (!exited && waitpid(pid, &status, WNOHANG) == pid) exited = 1;
     if (exited && p[1].revents == 0 && p[2].revents == 0) {
       /* Exited and nothing more to read now: a pty's writers are gone; a
@@ -336,6 +343,11 @@ static void __attribute__((noreturn)) serve(const struct ainit_config *cfg) {
   sigemptyset(&io);
   sigaddset(&io, SIGIO);
   sigprocmask(SIG_BLOCK, &io, NULL);
+  sigset_t child;
+  sigemptyset(&child);
+  sigaddset(&child, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &child, NULL);
+  chld = signalfd(-1, &child, SFD_NONBLOCK | SFD_CLOEXEC);
   signal(SIGPIPE, SIG_IGN);
   fcntl(port, F_SETOWN, getpid());
   fcntl(port, F_SETFL, O_RDWR | O_NONBLOCK | O_ASYNC);

@@ -1,5 +1,5 @@
 // arrow: run an application as an Arrow as easily as running it, and manage
-// Arrows (ps, logs, stop, rm, inspect, events, exec). A client of the stock
+// Arrows (ps, logs, stop, rm, inspect, events, exec, debug). A client of the stock
 // libvirt library: any URI works (-c URI, default arrow:///system).
 #include <libvirt/virterror.h>
 #include <signal.h>
@@ -26,7 +26,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"run", arrow::cli::cmd_run},         {"ps", arrow::cli::cmd_ps},     {"logs", arrow::cli::cmd_logs},
     {"stop", arrow::cli::cmd_stop},       {"rm", arrow::cli::cmd_rm},     {"inspect", arrow::cli::cmd_inspect},
-    {"events", arrow::cli::cmd_events},   {"exec", arrow::cli::cmd_exec},
+    {"events", arrow::cli::cmd_events},   {"exec", arrow::cli::cmd_exec}, {"debug", arrow::cli::cmd_debug},
 };
 
 // libvirt prints every error on stderr by default; arrow says them itself.
@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
     virSetErrorFunc(nullptr, quiet_errors);
     // run and events drive libvirt's event loop; the other commands make
     // plain blocking calls, which an event loop nobody runs would stall.
-    if ((name == "run" || name == "events" || name == "exec") && virEventRegisterDefaultImpl() < 0)
+    if ((name == "run" || name == "events" || name == "exec" || name == "debug") && virEventRegisterDefaultImpl() < 0)
       return arrow::cli::kExitFailure;
     return c.run(g, args);
   }

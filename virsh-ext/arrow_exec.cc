@@ -254,10 +254,9 @@ class RawTerminal {
   int fd_ = -1;
 };
 
-}  // namespace
 
-int cmd_exec(const Global& g, const std::vector<std::string>& args) {
-  std::optional<ExecOptions> o = parse_exec_args(args);
+// Runs O's program in its Arrow; its exit status, or kExitFailure.
+int run_exec(const Global& g, const std::optional<ExecOptions>& o) {
   if (!o) return kExitFailure;
   Owned<virConnect> conn = open_connection(g);
   if (!conn) return kExitFailure;
@@ -309,6 +308,47 @@ int cmd_exec(const Global& g, const std::vector<std::string>& args) {
     virStreamAbort(s.st.get());
   }
   return s.exit_code ? *s.exit_code : kExitFailure;
+}
+
+// `arrow debug`'s program in the guest: finds the application (the child of
+// PID 1 that is not one of ainit's own helpers, which keep its name) and
+// attaches the tool ($1: strace or gdb) from the Arrow's /usr, or says what
+// to install.
+constexpr const char* kDebugScript =
+    "app=; for s in /proc/[0-9]*/stat; do read -r pid comm state ppid rest < \"$s\" 2>/dev/null || continue; "
+    "if [ \"$ppid\" = 1 ] && [ \"$comm\" != \"(init)\" ]; then app=$pid; break; fi; done; "
+    "[ -n \"$app\" ] || { echo \"arrow debug: the application is not running\" >&2; exit 125; }; "
+    "if [ \"$1\" = gdb ]; then command -v gdb >/dev/null && exec gdb -q -p \"$app\"; "
+    "else command -v strace >/dev/null && exec strace -f -p \"$app\"; fi; "
+    "echo \"arrow debug: no $1 in this Arrow's /usr: install it on the host (apt-get install $1)\" >&2; exit 127";
+
+}  // namespace
+
+int cmd_exec(const Global& g, const std::vector<std::string>& args) { return run_exec(g, parse_exec_args(args)); }
+
+int cmd_debug(const Global& g, const std::vector<std::string>& args) {
+  ExecOptions o;
+  std::string tool = "strace";
+  for (const std::string& a : args) {
+    if (a == "--gdb") {
+      tool = "gdb";
+    } else if (a == "--strace") {
+      tool = "strace";
+    } else if (!a.empty() && a[0] != '-' && o.name.empty()) {
+      o.name = a;
+    } else {
+      say(_("usage: arrow debug NAME [--strace | --gdb]"));
+      return kExitFailure;
+    }
+  }
+  if (o.name.empty()) {
+    say(_("usage: arrow debug NAME [--strace | --gdb]"));
+    return kExitFailure;
+  }
+  o.interactive = true;
+  o.tty = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
+  o.argv = {"sh", "-c", kDebugScript, "arrow-debug", tool};
+  return run_exec(g, o);
 }
 
 }  // namespace arrow::cli

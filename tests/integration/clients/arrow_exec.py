@@ -9,7 +9,8 @@ without `-i` it has none; `-e` and `-w` set its environment and directory;
 it runs as the application's user, beside the application (`ps` in the
 guest sees PID 1's child); `-t` on a terminal gives it a terminal of its
 own (`tty` names a /dev/pts, `stty size` is arrow's terminal's size, a
-keystroke reaches it); a read-only connection is refused with libvirt's
+keystroke reaches it); `arrow debug` attaches the host's strace to the
+application and shows its system calls; a read-only connection is refused with libvirt's
 words; the daemon logs each exec with who asked; a session whose client
 vanishes hangs up the program and the next exec works; the Arrow's
 application runs on throughout."""
@@ -122,6 +123,18 @@ def body(t, d):
     wait_for(lambda: arrow(d, "exec", NAME, "--", "/bin/true").returncode == 0, 60, "an exec after a vanished client")
     r = arrow(d, "exec", NAME, "--", "sh", "-c", "ps -eo args 2>/dev/null | grep -c '^sleep 1000' || true")
     t.check(r.stdout.strip() in (b"0", b""), "the vanished client's program was hung up", r.stdout)
+    # arrow debug: strace from the host's /usr attached to the application.
+    if os.path.exists("/usr/bin/strace"):
+        p = subprocess.Popen([ARROW, "-c", d.uri, "debug", NAME], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        os.set_blocking(p.stderr.fileno(), False)
+        seen, deadline = b"", time.monotonic() + 60
+        while time.monotonic() < deadline and not any(k in seen for k in (b"wait4(", b"clone(", b"execve(")):
+            select.select([p.stderr], [], [], 1)
+            seen += p.stderr.read() or b""
+        p.kill()
+        p.wait()
+        t.check(b"attached" in seen and any(k in seen for k in (b"wait4(", b"clone(", b"execve(")),
+                "arrow debug: strace follows the application's system calls", seen[-600:])
     t.check(dom.isActive() == 1 and "app-up" in d.app_log(NAME), "the application runs on")
     dom.destroy()
 
