@@ -32,6 +32,7 @@ inline constexpr char kStatAgentLastAnswer[] = "arrow.agent.last_answer"; // ull
 inline constexpr char kArrowMetadataNs[] = "urn:x-arrow:domain:1";
 inline constexpr char kArrowElementConsole[] = "console";  // <arrow:console mode='tty|pipe'/>, set by clients
 inline constexpr char kArrowElementAnotify[] = "anotify";  // <arrow:anotify heartbeat='S'/>, set by clients
+inline constexpr char kArrowElementDebug[] = "debug";      // <arrow:debug gdbstub='PORT'/>: QEMU's gdbstub on 127.0.0.1
 inline constexpr char kArrowElementStatus[] = "status";    // <arrow:status exit-status='N' signal='N'/>, by the daemon
 
 }  // namespace arrow

@@ -1,6 +1,7 @@
 // The engine behind the driver's launcher interface (see arrow_domain.h,
 // ArrowLauncher): one engine ArrowProcess per start or adoption.
 #include "driver/arrow/arrow_console.h"
+#include "driver/arrow/arrow_debug.h"
 #include "driver/arrow/arrow_domain.h"
 #include "driver/engine/cgroup.h"
 #include "driver/engine/qemu_channel.h"
@@ -106,6 +107,8 @@ class ProcessLauncher final : public ArrowLauncher {
     ctx.log_path = spec_.log_path;
     ctx.kvm = kvm_usable();
     ctx.heartbeat_s = spec_.heartbeat_s;
+    std::optional<unsigned> gdbstub = TRY(metadata_gdbstub_port(spec_.def));
+    ctx.gdbstub_port = gdbstub.value_or(0);
     ConsoleMode console = TRY(metadata_console_mode(spec_.def));
     ctx.console_pipe = console == ConsoleMode::Pipe;
     if (!spec_.def.inituser.empty()) ctx.user = TRY(resolve_init_user(spec_.def.inituser));

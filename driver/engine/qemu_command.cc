@@ -301,6 +301,7 @@ Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const Comm
   add(argv, "-append", std::move(cmdline));
   add_chardevs(argv, ctx);
   add_channel_devices(argv, def, ctx.exec_fd, ctx.first_channel_fd);
+  if (ctx.gdbstub_port) add(argv, "-gdb", fmt("tcp:127.0.0.1:%u", ctx.gdbstub_port));  // opt-in, loopback only
   const std::vector<Share> shares = mount_order(def, ctx);
   for (size_t i = 0; i < shares.size(); i++) {
     // A ShadowFS's source is shared read-only: its writes go to the upper layer.

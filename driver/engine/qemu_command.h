@@ -59,6 +59,8 @@ struct CommandContext {
   // The TAP of an <interface type='bridge'>, opened by the launcher as root
   // (tap.h) and passed to QEMU at this fd.
   int tap_fd = 8;
+  // Adebug: QEMU's gdbstub on 127.0.0.1:PORT (<arrow:debug gdbstub=>); 0: none.
+  unsigned gdbstub_port = 0;
   // Adebug's exec port org.arrow.exec.0 (qemu_channel.h): a listening socket.
   int exec_fd = 9;
   // Channel i's socket (qemu_channel.h) is passed at first_channel_fd + i.

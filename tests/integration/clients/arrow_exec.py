@@ -13,7 +13,9 @@ keystroke reaches it); `arrow debug` attaches the host's strace to the
 application and shows its system calls; a read-only connection is refused with libvirt's
 words; the daemon logs each exec with who asked; a session whose client
 vanishes hangs up the program and the next exec works; the Arrow's
-application runs on throughout."""
+application runs on throughout; `<arrow:debug gdbstub='PORT'/>` in the
+metadata gives QEMU's gdbstub on 127.0.0.1:PORT only, a bad port is
+refused."""
 
 import hashlib
 import os
@@ -25,11 +27,13 @@ import subprocess
 import sys
 import termios
 import fcntl
+import re
+import socket
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
 
-from arrowtest import ARROW, Failures, domain_xml, wait_for  # noqa: E402
+from arrowtest import ARROW, Failures, domain_xml, free_port, wait_for  # noqa: E402
 from daemon import run_checks  # noqa: E402
 
 BOOT = 180
@@ -69,6 +73,42 @@ def on_terminal(argv, rows, cols, keys=b"", send_after=None, timeout=TIMEOUT):
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     return os.waitstatus_to_exitcode(status), out
+
+
+def gdbstub(t, d):
+    """<arrow:debug gdbstub='PORT'/>: QEMU's gdbstub answers the GDB remote
+    protocol on 127.0.0.1:PORT, and on no other address."""
+    port = free_port()
+    meta = f"<metadata><arrow:debug xmlns:arrow='urn:x-arrow:domain:1' gdbstub='{port}'/></metadata>"
+    xml = domain_xml("kdebug", "/bin/sh", args=["-c", "echo up; exec sleep 100000"], memory_mib=64)
+    xml = xml.replace("  <memory", meta + "\n  <memory", 1)
+    dom = d.conn.defineXML(xml)
+    dom.create()
+    wait_for(lambda: "up" in d.app_log("kdebug"), BOOT, "the Arrow with a gdbstub")
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(b"+$?#3f")
+        reply = b""
+        while b"#" not in reply.lstrip(b"+"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    t.check(re.search(rb"\$[ST][0-9a-f]{2}", reply) is not None,
+            "<arrow:debug gdbstub>: the GDB remote protocol answers on 127.0.0.1", reply)
+    with open("/proc/net/tcp") as f:
+        listeners = [line.split()[1] for line in f.readlines()[1:] if line.split()[3] == "0A"]
+    mine = [a for a in listeners if a.endswith(f":{port:04X}")]
+    t.check(mine == [f"0100007F:{port:04X}"], "the gdbstub listens on 127.0.0.1 only", mine)
+    dom.destroy()
+    dom.undefine()
+    bad = d.conn.defineXML(domain_xml("kdebug2", "/bin/true", memory_mib=64).replace(
+        "  <memory", "<metadata><arrow:debug xmlns:arrow='urn:x-arrow:domain:1' gdbstub='99999'/></metadata>\n  <memory", 1))
+    try:
+        bad.create()
+        err = ""
+    except Exception as e:  # noqa: BLE001
+        err = str(e)
+    t.check("invalid value '99999' for attribute 'gdbstub' of <arrow:debug>" in err, "a bad gdbstub port is refused", err)
 
 
 def body(t, d):
@@ -137,6 +177,7 @@ def body(t, d):
                 "arrow debug: strace follows the application's system calls", seen[-600:])
     t.check(dom.isActive() == 1 and "app-up" in d.app_log(NAME), "the application runs on")
     dom.destroy()
+    gdbstub(t, d)
 
 
 def main():
