@@ -81,6 +81,21 @@ struct MemBalloon {
   bool present() const { return model != BalloonModel::None; }
 };
 
+// <channel type='unix'><source mode= path=/><target type='virtio' name=/>:
+// a Crossbow channel, a virtio-serial port NAME in the guest
+// (/dev/virtio-ports/NAME) whose host end is a Unix socket. mode='bind':
+// the socket listens at PATH (created when the Arrow starts, removed when it
+// stops), or, without <source>, in the Arrow's runtime directory;
+// mode='connect': the port is joined to a socket already listening at PATH
+// (another Arrow's, or any program's) when the Arrow starts.
+enum class ChannelMode { Bind, Connect };
+
+struct Channel {
+  std::string name;  // <target name=>: the port's name
+  ChannelMode mode = ChannelMode::Bind;
+  std::string path;  // <source path=>; empty: bind in the runtime directory
+};
+
 struct EnvVar {
   std::string name;
   std::string value;
@@ -119,6 +134,7 @@ struct ArrowDef {
   std::vector<Interface> interfaces;
   bool console = false;                  // <console type='pty'/> present
   MemBalloon balloon;                    // <memballoon>
+  std::vector<Channel> channels;         // <channel type='unix'>, in order
 };
 
 }  // namespace arrow

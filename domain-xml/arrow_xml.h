@@ -5,8 +5,10 @@
 // domain-xml/README.md.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "domain-xml/arrow_def.h"
 #include "domain-xml/uuid.h"
@@ -47,10 +49,18 @@ enum FormatFlags : unsigned {
   FORMAT_HIDE_SECRETS = 1 << 2,  // no VIR_DOMAIN_XML_SECURE
 };
 
+// What a running Arrow's channel adds to its XML.
+struct ChannelLiveData {
+  std::string path;           // the socket the channel binds or connects to
+  std::optional<bool> state;  // <target state='connected|disconnected'>: the guest has the port open
+};
+
 // What a running Arrow adds to its XML (dumpxml of an active domain).
 struct DomainLiveData {
   int id = -1;              // <domain id='N'>; -1: none (shut off)
   std::string console_pty;  // the console's host pty, "" when not a pty
+  // One per <channel>, in order, or empty (the def's own paths, no state).
+  std::vector<ChannelLiveData> channels;
 };
 
 // Canonical libvirt-style XML: 2-space indent, single-quoted attributes,
@@ -77,5 +87,7 @@ std::string domain_schema_path();  // schema_dir() + "/arrow.rng"
 const char* lifecycle_action_name(LifecycleAction action);
 // The string table of InterfaceType ('user', 'bridge'), shared by parse and format.
 const char* interface_type_name(InterfaceType type);
+// The string table of ChannelMode ('bind', 'connect'), shared by parse and format.
+const char* channel_mode_name(ChannelMode mode);
 
 }  // namespace arrow

@@ -481,6 +481,7 @@ const Rule<ArrowDef> kDevicesChildren[] = {
     {"interface", false, parse_interface},
     {"console", false, parse_console},
     {"memballoon", true, parse_memballoon},
+    {"channel", false, parse_channel},
 };
 
 Status check_shares(const ArrowDef& def) {
@@ -539,6 +540,7 @@ Status check_def(const ArrowDef& def) {
     return make_error(VIR_ERR_CONFIG_UNSUPPORTED,
                       _("<currentMemory> below <memory> needs a balloon: <memballoon model='none'> has none"));
   TRY(check_shares(def));
+  TRY(check_channels(def));
   return check_ports(def);
 }
 

@@ -111,12 +111,30 @@ void format_memballoon(XmlWriter& w, const MemBalloon& b) {
   w.close("memballoon");
 }
 
+// LIVE is null for an inactive definition or one without channel data.
+void format_channel(XmlWriter& w, const Channel& c, size_t index, const ChannelLiveData* live) {
+  w.open("channel").attr("type", "unix").children();
+  const std::string& path = live && !live->path.empty() ? live->path : c.path;
+  w.open("source").attr("mode", channel_mode_name(c.mode));
+  if (!path.empty()) w.attr("path", path);
+  w.end_empty();
+  w.open("target").attr("type", "virtio").attr("name", c.name);
+  if (live && live->state) w.attr("state", *live->state ? "connected" : "disconnected");
+  w.end_empty();
+  if (live) w.open("alias").attr("name", "channel" + std::to_string(index)).end_empty();
+  w.close("channel");
+}
+
 void format_devices(XmlWriter& w, const ArrowDef& def, const DomainLiveData* live) {
   w.open("devices").children();
   if (!def.emulator.empty()) w.element("emulator", def.emulator);
   for (const auto& share : def.shares) format_share(w, share);
   for (const auto& iface : def.interfaces) format_interface(w, iface);
   if (def.console) format_console(w, live);
+  for (size_t i = 0; i < def.channels.size(); i++) {
+    const bool has_live = live && i < live->channels.size();
+    format_channel(w, def.channels[i], i, has_live ? &live->channels[i] : nullptr);
+  }
   format_memballoon(w, def.balloon);
   w.close("devices");
 }

@@ -27,8 +27,11 @@ namespace xmlparse {
 inline constexpr uint64_t kMinMemoryKiB = 16 * 1024;             // kernel, ainit and a small application
 inline constexpr uint64_t kMaxMemoryKiB = 1024ULL * 1024 * 1024;  // 1 TiB
 inline constexpr unsigned kMaxVcpus = 8;                         // the kernel is built with NR_CPUS=8
-inline constexpr unsigned kMaxForwardedPorts = 256;
-inline constexpr unsigned kMaxBalloonStatsPeriod = 86400;        // <memballoon><stats period=>: a day              // each port becomes one QEMU hostfwd rule
+inline constexpr unsigned kMaxForwardedPorts = 256;              // each port becomes one QEMU hostfwd rule
+inline constexpr unsigned kMaxBalloonStatsPeriod = 86400;        // <memballoon><stats period=>: a day
+// virtio-serial-device has 31 ports: the console, Anotify and stdout take 3.
+inline constexpr size_t kMaxChannels = 16;
+inline constexpr size_t kMaxChannelName = 64;
 
 const char* name_of(const xmlNode* n);
 std::string written_name(const xmlNode* n);  // with its namespace prefix
@@ -85,6 +88,11 @@ Status parse_children(const xmlNode* parent, const Rule<T> (&rules)[N], T& targe
 Status parse_os(const xmlNode* n, ArrowDef& def);
 Status parse_metadata(const xmlNode* n, ArrowDef& def);
 Status parse_devices(const xmlNode* n, ArrowDef& def);
+// <channel type='unix'> (arrow_xml_channel.cc) and its name rule.
+Status parse_channel(const xmlNode* n, ArrowDef& def);
+Status check_channel_name(const std::string& name);
+// Unique channel names and bind paths.
+Status check_channels(const ArrowDef& def);
 // Rules spanning elements: <currentMemory> within <memory>, unique share
 // targets and forwarded ports, at most one interface and console.
 Status check_def(const ArrowDef& def);

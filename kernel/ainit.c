@@ -49,6 +49,7 @@ struct ainit {
   struct output_relay out; /* pipe mode: the application's stdout/stderr */
   int notify;         /* datagram socket at NOTIFY_PATH, -1 if none */
   int ready_sent;     /* ANOTIFY_READY sent */
+  struct agent agent; /* the guest agent (ainit_agent.c) */
 };
 
 /* Why the child did not reach the application, sent to the parent through a
@@ -518,6 +519,8 @@ static int reap(struct ainit *s) {
     if (pid == s->app && !s->app_done) {
       s->app_done = 1;
       s->app_status = status;
+    } else {
+      agent_reaped(&s->agent, pid, status);
     }
   }
 }
@@ -525,7 +528,7 @@ static int reap(struct ainit *s) {
 static void drain_signals(struct ainit *s) {
   struct signalfd_siginfo si;
   while (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-    if (si.ssi_signo == SIGIO) anotify_refresh(&s->an);
+    if (si.ssi_signo == SIGIO) anotify_refresh(&s->an), agent_refresh(&s->agent);
   }
   reap(s);
 }
@@ -544,17 +547,18 @@ static void supervise(struct ainit *s) {
     int timeout = timeout_until(now, next_hb, -1);
     timeout = timeout_until(now, s->kill_at, timeout);
     if (!s->an.connected && s->an.outlen) timeout = timeout_until(now, now + 200, timeout);
-    struct pollfd p[7] = {{s->sigfd, POLLIN, 0}, {s->kmsg, POLLIN, 0},
+    struct pollfd p[8] = {{s->sigfd, POLLIN, 0}, {s->kmsg, POLLIN, 0},
                           {s->an.fd >= 0 && s->an.connected ? s->an.fd : -1, POLLIN, 0}, output_pollfd(&s->out),
                           {s->oom_killed ? -1 : s->oom.fd, POLLPRI, 0}, {s->pressure, POLLPRI, 0},
-                          {s->notify, POLLIN, 0}};
+                          {s->notify, POLLIN, 0}, agent_pollfd(&s->agent)};
 #ifdef AINIT_OOM_TRACE /* measuring (BOOT.md, "Out of memory"): a sample every 250 ms */
     static uint64_t next_trace;
     if (now >= next_trace) oom_trace(), next_trace = now + 250;
     timeout = timeout_until(now, next_trace, timeout);
 #endif
-    int n = poll(p, 7, timeout); /* negative fds are skipped */
+    int n = poll(p, 8, timeout); /* negative fds are skipped */
     if (n > 0 && p[6].revents) read_notify(s);
+    if (n > 0 && p[7].revents) agent_step(&s->agent, p[7].revents);
     if (n > 0 && p[3].revents) output_step(&s->out, p[3].revents);
     /* The kernel log first: an OOM report precedes the victim's reaping. */
     if (n > 0 && p[1].revents) check_oom(s);
@@ -639,10 +643,15 @@ static void setup(struct ainit *s, uint64_t boot_ms) {
   if (setup_shares(&s->cfg, err, sizeof err) || setup_etc(&s->cfg, err, sizeof err) ||
       setup_network(&s->cfg, err, sizeof err))
     fatal(s, err);
+  channels_setup(&s->cfg);
+  agent_open(&s->agent, &s->cfg);
+  exec_server_start(&s->cfg);
+  channels_sockets_start(&s->cfg);
 }
 
 int main(void) {
   static struct ainit s = {.sigfd = -1, .kmsg = -1, .an = {.fd = -1}, .oom = {.fd = -1}, .notify = -1, .pressure = -1,
+                           .agent = {.fd = -1},
                            .out = {.pipe_rd = -1, .pipe_wr = -1, .port = -1}};
   uint64_t boot_ms = uptime_ms();
   sigset_t set;

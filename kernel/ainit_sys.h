@@ -7,6 +7,7 @@
 #include "kernel/ainit.h"
 
 #include <poll.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,52 @@ void setup_clock(const struct ainit_config *cfg);
 void setup_limits(void);
 /* lo, and eth0 with a default route when arrow.net is given (ioctls only). */
 int setup_network(const struct ainit_config *cfg, char *err, size_t errlen);
+
+/* --- ainit_channels.c --- */
+
+/* /dev/virtio-ports/NAME for every named virtio-serial port; the ports of
+ * the Arrow's channels owned by the application's user. Never fails. */
+void channels_setup(const struct ainit_config *cfg);
+/* /run/crossbow/NAME.sock for every channel, relayed to its port by a
+ * helper process while a client is connected. Never fails. */
+void channels_sockets_start(const struct ainit_config *cfg);
+
+/* --- ainit_agent.c: the QEMU guest agent on org.qemu.guest_agent.0. --- */
+
+#define AGENT_EXEC_MAX 8
+#define AGENT_IN_MAX 65536 /* one request, base64 input-data included */
+struct agent_exec {
+  pid_t pid;       /* 0: a free slot */
+  int done;        /* reaped; status holds its wait status */
+  int status;
+  int capture;     /* capture-output: its stdout and stderr went to files */
+  int input_slot;  /* its input-data file's slot, -1 without one */
+};
+struct agent {
+  int fd;          /* the port, -1 when the Arrow has no agent channel */
+  int connected;   /* the host end was open when last checked */
+  const struct ainit_config *cfg;
+  size_t inlen;
+  char *in;        /* AGENT_IN_MAX bytes (in .bss: PID 1's state is initialised data) */
+  char *out;       /* the reply being written, NULL when none */
+  size_t outlen, outoff;
+  struct agent_exec execs[AGENT_EXEC_MAX];
+};
+/* Opens the port if the Arrow has one (SIGIO when the host connects). */
+void agent_open(struct agent *a, const struct ainit_config *cfg);
+/* Rechecks the host end (after SIGIO); a new host end starts clean. */
+void agent_refresh(struct agent *a);
+/* The pollfd the agent needs now (fd -1 when none). */
+struct pollfd agent_pollfd(const struct agent *a);
+/* Reads requests, answers them, writes what waits, after poll's REVENTS. */
+void agent_step(struct agent *a, short revents);
+/* A child was reaped: 1 when it was a guest-exec process (its status kept). */
+int agent_reaped(struct agent *a, pid_t pid, int status);
+
+/* --- ainit_exec.c: Adebug's exec server (arrow exec). --- */
+
+/* Forks the server when the Arrow has the port org.arrow.exec.0. */
+void exec_server_start(const struct ainit_config *cfg);
 
 /* --- ainit_shadow.c --- */
 

@@ -4,8 +4,10 @@
 // other's layer.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "util/result.h"
 
@@ -24,6 +26,17 @@ class StreamPeer {
   // Ends the stream with ERROR, which the client reports (e.g. a console
   // taken over by another client).
   virtual void abort(const Error& error) = 0;
+  // Flow control, for a driver end that can wait (a channel). BACKLOG: bytes
+  // sent to the client and not yet taken by it (0 when unknown); a sender
+  // stops reading its source past a bound and looks again later.
+  virtual size_t backlog() const { return 0; }
+  // While held, nothing more is read from the client (its connection waits,
+  // as libvirtd's does for a full stream), so a sink whose destination is
+  // full never has to drop bytes. Released by hold_input(false) or when the
+  // stream ends.
+  virtual void hold_input(bool /*hold*/) {}
+  // Who is at the other end, for the log ("client 7 (uid 0, pid 123)").
+  virtual std::string describe() const { return "a client"; }
 };
 
 // The driver's end of an open stream: what the client sends.

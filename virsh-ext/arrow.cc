@@ -1,7 +1,7 @@
 // arrow: run an application as an Arrow as easily as running it, and manage
-// Arrows (ps, logs, stop, rm, inspect, events). A client of the stock
-// libvirt library: any URI works (-c URI, default arrow:///system, or the
-// session daemon for a user other than root).
+// Arrows (ps, logs, stop, rm, inspect, events, exec, debug, template). A
+// client of the stock libvirt library: any URI works (-c URI, default
+// arrow:///system, or the session daemon for a user other than root).
 #include <libvirt/virterror.h>
 #include <signal.h>
 #include <unistd.h>
@@ -29,6 +29,7 @@ constexpr Command kCommands[] = {
     {"run", arrow::cli::cmd_run},         {"ps", arrow::cli::cmd_ps},     {"logs", arrow::cli::cmd_logs},
     {"stop", arrow::cli::cmd_stop},       {"rm", arrow::cli::cmd_rm},     {"inspect", arrow::cli::cmd_inspect},
     {"events", arrow::cli::cmd_events},   {"template", arrow::cli::cmd_template},
+    {"exec", arrow::cli::cmd_exec},       {"debug", arrow::cli::cmd_debug},
 };
 
 // libvirt prints every error on stderr by default; arrow says them itself.
@@ -73,7 +74,8 @@ int main(int argc, char** argv) {
     virSetErrorFunc(nullptr, quiet_errors);
     // run and events drive libvirt's event loop; the other commands make
     // plain blocking calls, which an event loop nobody runs would stall.
-    if ((name == "run" || name == "events") && virEventRegisterDefaultImpl() < 0) return arrow::cli::kExitFailure;
+    if ((name == "run" || name == "events" || name == "exec" || name == "debug") && virEventRegisterDefaultImpl() < 0)
+      return arrow::cli::kExitFailure;
     return c.run(g, args);
   }
   arrow::cli::say(arrow::fmt(_("unknown command '%1$s' (arrow --help lists them)"), name.c_str()));

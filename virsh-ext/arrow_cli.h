@@ -74,5 +74,7 @@ int cmd_rm(const Global& g, const std::vector<std::string>& args);
 int cmd_inspect(const Global& g, const std::vector<std::string>& args);
 int cmd_events(const Global& g, const std::vector<std::string>& args);
 int cmd_template(const Global& g, const std::vector<std::string>& args);
+int cmd_exec(const Global& g, const std::vector<std::string>& args);
+int cmd_debug(const Global& g, const std::vector<std::string>& args);
 
 }  // namespace arrow::cli

@@ -71,6 +71,32 @@ struct MemoryStat {
   uint64_t val = 0;
 };
 
+// virDomainInterfaceAddresses' answer: one interface, its addresses.
+struct GuestIpAddress {
+  int type = 0;  // VIR_IP_ADDR_TYPE_IPV4 / _IPV6
+  std::string addr;
+  unsigned prefix = 0;
+};
+struct GuestInterface {
+  std::string name;
+  std::optional<std::string> hwaddr;
+  std::vector<GuestIpAddress> addrs;
+};
+
+// virDomainGetFSInfo's answer: one mounted file system of the guest.
+struct GuestFsInfo {
+  std::string mountpoint;
+  std::string name;
+  std::string fstype;
+  std::vector<std::string> dev_aliases;  // the domain's disks under it (an Arrow has none)
+};
+
+// virDomainGetTime's answer.
+struct GuestTime {
+  int64_t seconds = 0;
+  unsigned nseconds = 0;
+};
+
 struct DomainStatsRecord {
   DomainRef dom;
   std::vector<TypedParam> params;
@@ -236,6 +262,45 @@ class DriverApi {
                                                                   unsigned /*flags*/, std::shared_ptr<StreamPeer>) {
     return make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainOpenChannel"));
   }
+  // The guest agent (virDomainGetHostname, GetTime, SetTime,
+  // InterfaceAddresses, GetFSInfo, GetGuestInfo): answered once the guest
+  // agent answers, or with its timeout.
+  virtual void domain_get_hostname(const DomainRef&, unsigned /*flags*/, Reply<std::string> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainGetHostname")));
+  }
+  virtual void domain_get_time(const DomainRef&, unsigned /*flags*/, Reply<GuestTime> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainGetTime")));
+  }
+  virtual void domain_set_time(const DomainRef&, GuestTime /*time*/, unsigned /*flags*/, Reply<void> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainSetTime")));
+  }
+  // virDomainInterfaceAddresses, the one entry point of the REMOTE program:
+  // by default the synchronous form below (the lease and ARP sources, from
+  // the configuration and the host); a driver with a guest agent answers
+  // source AGENT itself and passes the others here.
+  virtual void domain_interface_addresses(const DomainRef& dom, unsigned source, unsigned flags,
+                                          Reply<std::vector<GuestInterface>> done) {
+    Result<std::vector<DomainInterfaceAddrs>> known = domain_interface_addresses(dom, source, flags);
+    if (!known.ok()) return done(known.error());
+    std::vector<GuestInterface> out;
+    for (const DomainInterfaceAddrs& i : *known) {
+      GuestInterface g;
+      g.name = i.name;
+      g.hwaddr = i.hwaddr;
+      for (const auto& a : i.addrs) g.addrs.push_back(GuestIpAddress{a.type, a.addr, a.prefix});
+      out.push_back(std::move(g));
+    }
+    done(std::move(out));
+  }
+  virtual void domain_get_fsinfo(const DomainRef&, unsigned /*flags*/, Reply<std::vector<GuestFsInfo>> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT, _("this function is not supported by the connection driver: virDomainGetFSInfo")));
+  }
+  virtual void domain_get_guest_info(const DomainRef&, unsigned /*types*/, unsigned /*flags*/,
+                                     Reply<std::vector<TypedParam>> done) {
+    done(make_error(VIR_ERR_NO_SUPPORT,
+                    _("this function is not supported by the connection driver: virDomainGetGuestInfo")));
+  }
+
   // virDomainSendProcessSignal: SIGNUM (virDomainProcessSignal, Linux
   // numbering) to process PID of the guest.
   virtual Status domain_send_process_signal(const DomainRef&, int64_t /*pid*/, unsigned /*signum*/,

@@ -109,6 +109,9 @@ class ArrowLauncher {
   virtual void balloon_query(std::function<void(Result<BalloonInfo>)> done) {
     done(make_error(VIR_ERR_OPERATION_INVALID, _("this launcher has no balloon")));
   }
+  // Whether the guest has the port of <channel> INDEX open (QMP
+  // VSERPORT_CHANGE); nullopt while unknown.
+  virtual std::optional<bool> channel_open(size_t /*index*/) const { return std::nullopt; }
 };
 
 using LauncherFactory = std::function<std::unique_ptr<ArrowLauncher>(const LaunchSpec&, LaunchEvents)>;

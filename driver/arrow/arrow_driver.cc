@@ -684,6 +684,7 @@ Result<std::string> ArrowDriver::domain_get_xml_desc(const DomainRef& ref, unsig
   if (flags & VIR_DOMAIN_XML_INACTIVE) return format_domain_xml(dom->persistent_def(), format_flags | FORMAT_INACTIVE);
   DomainLiveData live;
   live.id = dom->active() ? dom->id : -1;
+  live.channels = channel_live_data(dom);
   // The last exit of the application, readable without events (arrow_events.h).
   ArrowDef def = dom->def;
   def.metadata = metadata_with_status(dom->def, dom->last_exit_status, dom->last_exit_signal);
@@ -736,6 +737,7 @@ Result<std::vector<DomainStatsRecord>> ArrowDriver::get_all_domain_stats(unsigne
       rec.params.push_back(typed_param("state.state", TypedParam::Type::Int, arrow_state_to_vir(dom->state)));
       rec.params.push_back(typed_param("state.reason", TypedParam::Type::Int, dom->reason));
       add_anotify_stats(*dom, rec.params);
+      add_agent_stats(dom, rec.params);
     }
     if ((stats & VIR_DOMAIN_STATS_CPU_TOTAL) && dom->active() && dom->qemu_pid > 0) {
       if (Result<ProcStat> ps = read_proc_stat(dom->qemu_pid); ps.ok())

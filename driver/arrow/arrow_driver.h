@@ -19,8 +19,12 @@
 #include "driver/arrow/arrow_events.h"
 #include "driver/arrow/arrow_persist.h"
 #include "driver/arrow/arrow_reconnect.h"
+#include "domain-xml/arrow_xml.h"
 
 namespace arrow {
+
+class ChannelRelay;
+class QemuAgent;
 
 struct DriverOptions {
   LauncherFactory launcher_factory;  // the engine; tests pass a fake
@@ -105,6 +109,16 @@ class ArrowDriver final : public DriverApi {
   Result<std::string> domain_managed_save_get_xml_desc(const DomainRef& dom, unsigned flags) override;
   Status domain_managed_save_define_xml(const DomainRef& dom, const std::optional<std::string>& dxml,
                                         unsigned flags) override;
+  // The guest agent (arrow_driver_agent.cc).
+  void domain_get_hostname(const DomainRef& dom, unsigned flags, Reply<std::string> done) override;
+  void domain_get_time(const DomainRef& dom, unsigned flags, Reply<GuestTime> done) override;
+  void domain_set_time(const DomainRef& dom, GuestTime time, unsigned flags, Reply<void> done) override;
+  void domain_interface_addresses(const DomainRef& dom, unsigned source, unsigned flags,
+                                  Reply<std::vector<GuestInterface>> done) override;
+  void domain_get_fsinfo(const DomainRef& dom, unsigned flags, Reply<std::vector<GuestFsInfo>> done) override;
+  void domain_get_guest_info(const DomainRef& dom, unsigned types, unsigned flags,
+                             Reply<std::vector<TypedParam>> done) override;
+
   // Title, description and <metadata> elements (arrow_driver_metadata.cc).
   Result<std::string> domain_get_metadata(const DomainRef& dom, int type, const std::optional<std::string>& uri,
                                           unsigned flags) override;
@@ -209,6 +223,27 @@ class ArrowDriver final : public DriverApi {
   void retire_launcher(const DomainPtr& dom);
   void autostart_all();
 
+  // Crossbow channels (arrow_driver_channel.cc): a client's stream joined
+  // to channel NAME of a running Arrow; FORCE takes it from another client.
+  Result<std::shared_ptr<StreamSink>> open_guest_channel(const DomainPtr& dom, const std::string& name, bool force,
+                                                         std::shared_ptr<StreamPeer> peer);
+  // Adebug (`arrow exec`): the client's stream joined to the exec port.
+  Result<std::shared_ptr<StreamSink>> open_exec(const DomainPtr& dom, bool force, std::shared_ptr<StreamPeer> peer);
+  // Each channel's socket and whether the guest has its port open.
+  std::vector<ChannelLiveData> channel_live_data(const DomainPtr& dom) const;
+  // The guest agent client of a running Arrow with an agent channel
+  // (arrow_driver_agent.cc), made on first use for each QEMU.
+  Result<std::shared_ptr<QemuAgent>> guest_agent(const DomainRef& ref);
+  // Whether the agent answered its last command, and when; nullopt when it
+  // was never asked during this QEMU's life.
+  struct AgentState {
+    bool answered = false;
+    int64_t last_answer_us = 0;
+  };
+  std::optional<AgentState> agent_state(const DomainPtr& dom) const;
+  // The arrow.agent.* statistics of a running Arrow with an agent channel.
+  void add_agent_stats(const DomainPtr& dom, std::vector<TypedParam>& params) const;
+
   void emit(const DomainPtr& dom, int event, int detail);
   void log(const std::string& line) const;
 
@@ -219,6 +254,10 @@ class ArrowDriver final : public DriverApi {
   EventBus events_;  // the front ends' subscriptions
   std::optional<uint64_t> hypervisor_version_;  // probed once
   ConsoleHub consoles_;  // console sessions, by UUID
+  // Clients' channel streams, by UUID and channel name ("UUID/NAME").
+  std::map<std::string, std::weak_ptr<ChannelRelay>> channel_relays_;
+  // Guest agent clients, by UUID, with the pid of the QEMU they talk to.
+  std::map<std::string, std::pair<int, std::shared_ptr<QemuAgent>>> agents_;
 };
 
 }  // namespace arrow

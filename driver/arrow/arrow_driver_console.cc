@@ -27,9 +27,13 @@ Result<std::shared_ptr<StreamSink>> ArrowDriver::domain_open_console(const Domai
   TRY(check_flags(flags, VIR_DOMAIN_CONSOLE_FORCE | VIR_DOMAIN_CONSOLE_SAFE, "virDomainOpenConsole"));
   DomainPtr dom = TRY(find(ref));
   if (!dom->active()) return make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running"));
-  if (!is_primary_console(dev_name))
+  if (!is_primary_console(dev_name)) {
+    // virsh console --devname NAME: a channel, as libvirt's qemu driver finds one.
+    for (const Channel& c : dom->def.channels)
+      if (c.name == *dev_name) return open_guest_channel(dom, c.name, flags & VIR_DOMAIN_CONSOLE_FORCE, std::move(peer));
     return make_error(VIR_ERR_INTERNAL_ERROR,
                       fmt(_("internal error: cannot find character device %1$s"), dev_name->c_str()));
+  }
   std::weak_ptr<ArrowDomain> weak = dom;
   auto input = [weak](std::span<const uint8_t> bytes) -> Status {
     DomainPtr d = weak.lock();
@@ -39,15 +43,18 @@ Result<std::shared_ptr<StreamSink>> ArrowDriver::domain_open_console(const Domai
   return consoles_.attach(uuid_format(dom->def.uuid), dom->name(), flags, std::move(peer), std::move(input));
 }
 
-// Channels: only the log (log_file.h); it may be read while the Arrow is
-// shut off too.
+// Channels: the Arrow's <channel> elements (arrow_driver_channel.cc), and
+// the log (log_file.h), which may be read while the Arrow is shut off too.
 Result<std::shared_ptr<StreamSink>> ArrowDriver::domain_open_channel(const DomainRef& ref,
                                                                      const std::optional<std::string>& name,
                                                                      unsigned flags, std::shared_ptr<StreamPeer> peer) {
   TRY(check_flags(flags, VIR_DOMAIN_CHANNEL_FORCE, "virDomainOpenChannel"));
   DomainPtr dom = TRY(find(ref));
   const bool follow = name && *name == kLogChannelFollow;
-  if (!name || (*name != kLogChannel && !follow))
+  if (name && *name == kExecChannel) return open_exec(dom, flags & VIR_DOMAIN_CHANNEL_FORCE, std::move(peer));
+  if (name && *name != kLogChannel && !follow)
+    return open_guest_channel(dom, *name, flags & VIR_DOMAIN_CHANNEL_FORCE, std::move(peer));
+  if (!name)
     return make_error(VIR_ERR_INTERNAL_ERROR, fmt(_("internal error: cannot find channel %1$s"),
                                                   name ? name->c_str() : "(null)"));
   std::weak_ptr<ArrowDomain> weak = dom;

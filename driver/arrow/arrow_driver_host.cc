@@ -259,10 +259,8 @@ Result<std::vector<DomainInterfaceAddrs>> ArrowDriver::domain_interface_addresse
   TRY(check_flags(flags, 0, "virDomainInterfaceAddresses"));
   DomainPtr dom = TRY(find(ref));
   if (!dom->active() || dom->qemu_pid <= 0) return not_running();
-  if (source == VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT) {
-    return make_error(VIR_ERR_NO_SUPPORT,
-                      _("this function is not supported by the connection driver: virDomainInterfaceAddresses with "
-                        "source 'agent' (an Arrow runs no guest agent; use source 'lease' or 'arp')"));
+  if (source == VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT) {  // answered by the guest agent (arrow_driver_agent.cc)
+    return make_error(VIR_ERR_INVALID_ARG, _("invalid argument: the guest agent's addresses come asynchronously"));
   }
   if (source != VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE && source != VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP)
     return make_error(VIR_ERR_INVALID_ARG, fmt(_("invalid argument: Unknown IP address data source %1$u"), source));

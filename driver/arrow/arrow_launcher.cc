@@ -1,6 +1,7 @@
 // The engine behind the driver's launcher interface (see arrow_domain.h,
 // ArrowLauncher): one engine ArrowProcess per start or adoption.
 #include "driver/arrow/arrow_console.h"
+#include "driver/arrow/arrow_debug.h"
 #include "driver/arrow/arrow_domain.h"
 #include "driver/engine/cgroup.h"
 #include <fcntl.h>
@@ -13,10 +14,13 @@
 
 #include "domain-xml/arrow_xml.h"
 #include "driver/engine/qemu_balloon.h"
+#include "driver/engine/qemu_channel.h"
 #include "driver/engine/qemu_process.h"
 #include "driver/engine/saved_image.h"
 #include "util/fs.h"
 #include "util/i18n.h"
+
+#include <map>
 
 namespace arrow {
 
@@ -96,8 +100,13 @@ class TemplateCache {
     c.log_path = path.substr(0, path.rfind('/') + 1) + key + ".log";
     // QEMU as the Arrow's would run it, outside the Arrow's cgroup.
     const ChildConfinement confinement = ChildConfinement::prepare(spec.qemu_user, -1, share_access_list(spec.def));
-    ArrowDef builder_def = spec.def;  // the Arrow's host ports stay the Arrow's
+    ArrowDef builder_def = spec.def;  // the Arrow's host ports and sockets stay the Arrow's
     for (Interface& iface : builder_def.interfaces) iface.port_forwards.clear();
+    for (Channel& ch : builder_def.channels) {  // the same ports, on sockets of the build's own
+      ch.mode = ChannelMode::Bind;
+      ch.path.clear();
+    }
+    c.gdbstub_port = 0;
     Result<std::unique_ptr<ArrowProcess>> proc = ArrowProcess::start(
         builder_def, c, path.substr(0, path.rfind('/') + 1) + key + ".run", std::move(cb), &confinement, std::move(image));
     if (!proc.ok()) return failed(proc.error().message);
@@ -208,6 +217,11 @@ class ProcessLauncher final : public ArrowLauncher {
     if (!process.ok()) return done(process.error());
     process_ = std::move(process.value());
     process_->set_log_policy(spec_.log_policy);
+    std::vector<std::string> bound = {RuntimePaths{spec_.run_dir}.exec_port()};
+    for (size_t i = 0; i < spec_.def.channels.size(); i++)
+      if (spec_.def.channels[i].mode == ChannelMode::Bind)
+        bound.push_back(channel_path(spec_.def.channels[i], spec_.run_dir, i));
+    process_->own_channel_sockets(bound);
     // Sent only if its ainit still waits for them (a restart during its boot).
     // A def whose instructions cannot be built (a variable over the limit,
     // saved by an older daemon) is adopted all the same: the running QEMU is
@@ -277,6 +291,12 @@ class ProcessLauncher final : public ArrowLauncher {
     arrow::balloon_query(*monitor, std::move(done));
   }
 
+  std::optional<bool> channel_open(size_t index) const override {
+    auto it = channel_open_.find(fmt("channel%zu", index));
+    if (it == channel_open_.end()) return std::nullopt;
+    return it->second;
+  }
+
   Status signal_application(int signum) override {
     if (!process_ || process_->exited()) return make_error(VIR_ERR_OPERATION_INVALID, _("domain is not running"));
     return process_->signal_application(signum);
@@ -292,6 +312,8 @@ class ProcessLauncher final : public ArrowLauncher {
     ctx.kvm = kvm_usable();
     ctx.tb_size_mib = tcg_tb_size_mib();
     ctx.heartbeat_s = spec_.heartbeat_s;
+    std::optional<unsigned> gdbstub = TRY(metadata_gdbstub_port(spec_.def));
+    ctx.gdbstub_port = gdbstub.value_or(0);
     ConsoleMode console = TRY(metadata_console_mode(spec_.def));
     ctx.console_pipe = console == ConsoleMode::Pipe;
     if (!spec_.def.inituser.empty()) ctx.user = TRY(resolve_init_user(spec_.def.inituser));
@@ -312,7 +334,12 @@ class ProcessLauncher final : public ArrowLauncher {
         return;
       }
       if (!st.ok()) start_failed_ = true;
+      if (st.ok()) query_channels();
       done(st);
+    };
+    cb.qmp_event = [this](const QmpEvent& ev) {
+      // The guest opened or closed a channel's port (device id channelN).
+      if (ev.name == "VSERPORT_CHANGE") channel_open_[ev.data["id"].as_string()] = ev.data["open"].as_bool();
     };
     cb.anotify = [this](const AnotifyEvent& ev) {
       if (template_wanted_ && std::holds_alternative<AnotifyAppStarted>(ev)) {
@@ -340,6 +367,24 @@ class ProcessLauncher final : public ArrowLauncher {
       if (!start_failed_ && events_.exited) events_.exited(exit.cause);
     };
     return cb;
+  }
+
+  // Each channel port's state now (chardev charchannelN's frontend-open),
+  // for a QEMU adopted or started before the guest opened any; events keep
+  // it current afterwards.
+  void query_channels() {
+    QmpMonitor* monitor = process_ ? process_->monitor() : nullptr;
+    if (!monitor || spec_.def.channels.empty()) return;
+    std::weak_ptr<bool> alive = alive_;
+    monitor->execute("query-chardev", [this, alive](Result<JsonValue> r) {
+      if (alive.expired() || !r.ok()) return;
+      for (const JsonValue& chardev : r.value().items()) {
+        const std::string label = chardev["label"].as_string();
+        if (label.rfind("charchannel", 0) != 0) continue;
+        const std::string id = label.substr(4);  // "channelN"
+        if (!channel_open_.count(id)) channel_open_[id] = chardev["frontend-open"].as_bool();
+      }
+    });
   }
 
   void qmp(const char* command, std::function<void(Status)> done) {
@@ -421,6 +466,7 @@ class ProcessLauncher final : public ArrowLauncher {
   std::unique_ptr<CgroupLeaf> leaf_;
   std::unique_ptr<ArrowProcess> process_;
   bool start_failed_ = false;
+  std::map<std::string, bool> channel_open_;  // by device id (channelN)
 
  public:
   ~ProcessLauncher() override { g_idle_remove_by_data(this); }

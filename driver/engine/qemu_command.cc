@@ -18,6 +18,7 @@
 #include "anotify/anotify_decoder.h"
 #include "config.h"
 #include "driver/engine/qemu_balloon.h"
+#include "driver/engine/qemu_channel.h"
 #include "util/fd.h"
 #include "util/fs.h"
 #include "util/i18n.h"
@@ -341,6 +342,8 @@ Result<std::vector<std::string>> build_qemu_argv(const ArrowDef& def, const Comm
   std::string cmdline = TRY(build_kernel_cmdline(def, ctx));
   add(argv, "-append", std::move(cmdline));
   add_chardevs(argv, ctx);
+  add_channel_devices(argv, def, ctx.exec_fd, ctx.first_channel_fd);
+  if (ctx.gdbstub_port) add(argv, "-gdb", fmt("tcp:127.0.0.1:%u", ctx.gdbstub_port));  // opt-in, loopback only
   const std::vector<Share> shares = mount_order(def, ctx);
   for (size_t i = 0; i < shares.size(); i++) {
     // A ShadowFS's source is shared read-only: its writes go to the upper layer.
@@ -392,6 +395,11 @@ Result<std::string> template_layout(const ArrowDef& def, const CommandContext& c
   c.ram_shared = false;
   c.host_usr = "/";
   c.log_path.clear();
+  c.gdbstub_port = 0;  // no device: a debugged Arrow restores the same template
+  for (Channel& ch : d.channels) {
+    ch.mode = ChannelMode::Bind;
+    ch.path.clear();
+  }
   std::vector<std::string> argv = TRY(build_qemu_argv(d, c));
   std::string out = format_argv_lines(argv);
   for (const std::string& path : {argv[0], d.kernel.empty() ? ctx.kernel : d.kernel, ctx.initramfs}) {

@@ -60,21 +60,26 @@ struct CommandContext {
   // The TAP of an <interface type='bridge'>, opened by the launcher as root
   // (tap.h) and passed to QEMU at this fd.
   int tap_fd = 8;
+  // Adebug: QEMU's gdbstub on 127.0.0.1:PORT (<arrow:debug gdbstub=>); 0: none.
+  unsigned gdbstub_port = 0;
+  // Adebug's exec port org.arrow.exec.0 (qemu_channel.h): a listening socket.
+  int exec_fd = 9;
+  // Channel i's socket (qemu_channel.h) is passed at first_channel_fd + i.
+  int first_channel_fd = 10;
 
   // Templates (ARCHITECTURE.md, "Templates"). WAIT: the command line says
   // only arrow.wait=1 and ainit waits for every instruction over Anotify
   // (build_instruction_tokens), so the guest's memory does not depend on the
   // Arrow. RAM_FD >= 0: guest RAM is the file open at that fd
-  // (memory-backend-file through /proc/self/fd), mapped shared (a template
-  // being made: what the guest writes lands in the file) or private (a
-  // restore: copy-on-write, the file never changes). INCOMING: QEMU waits
-  // for a migration stream (-incoming defer), given by the process at
-  // state_fd.
+  // (memory-backend-file through /proc/self/fd; the process uses
+  // kImageRamFd), mapped shared (a template being made: what the guest writes
+  // lands in the file) or private (a restore: copy-on-write, the file never
+  // changes). INCOMING: QEMU waits for a migration stream (-incoming defer),
+  // which the process hands over with QMP getfd.
   bool wait = false;
   int ram_fd = -1;
   bool ram_shared = false;
   bool incoming = false;
-  int state_fd = 9;
 };
 
 // The kernel's x86 COMMAND_LINE_SIZE, the terminating NUL included.

@@ -25,6 +25,7 @@
 #include "driver/engine/anotify_channel.h"
 #include "driver/engine/log_file.h"
 #include "driver/engine/fd_stream.h"
+#include "driver/engine/qemu_channel.h"
 #include "driver/engine/tap.h"
 #include "util/fs.h"
 #include "util/i18n.h"
@@ -35,6 +36,9 @@ namespace {
 
 // QEMU under TCG on a busy 2-core host reaches its main loop well within this.
 constexpr unsigned kStartTimeoutMs = 30000;
+
+// Where QEMU finds an image's RAM (StartImage): above the channels' fds.
+constexpr int kImageRamFd = 64;
 
 // A listening socket bound at PATH (a stale socket there is replaced).
 Result<UniqueFd> listen_at(const std::string& path) {
@@ -117,6 +121,7 @@ ArrowProcess::~ArrowProcess() {
     if (*id) g_source_remove(*id);
   if (detached_) {
     for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &serial_path_, &pid_path_}) path->release();
+    for (UniquePath& path : channel_paths_) path.release();
     return;
   }
   if (!exited_ && pid_ > 0 && !adopted_) {
@@ -132,6 +137,7 @@ ArrowProcess::~ArrowProcess() {
     ::waitpid(pid_, &status, 0);
   }
   for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &serial_path_, &pid_path_}) path->reset();
+  channel_paths_.clear();
   if (!paths_.dir.empty()) ::rmdir(paths_.dir.c_str());  // only when empty
 }
 
@@ -237,18 +243,36 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
     if (!tap_for_qemu.valid()) return system_error("duplicate TAP device", tap.ifname, errno);
     tap_note = fmt("== %s on bridge %s ==\n", tap.ifname.c_str(), iface.bridge.c_str());
   }
-  // An image's RAM at fd 10; its device state goes through QMP (getfd).
+  // An image's RAM at kImageRamFd (above every other fd QEMU gets: Adebug's
+  // port at 9, the channels from 10); its device state goes through QMP
+  // (getfd).
   UniqueFd image_ram;
   if (image.mode != StartMode::Cold) {
     ctx.wait = true;
-    ctx.ram_fd = 10;
+    ctx.ram_fd = kImageRamFd;
     ctx.ram_shared = image.mode == StartMode::MakeTemplate;
     ctx.incoming = image.mode == StartMode::Restore;
-    image_ram.reset(image.ram.valid() ? ::fcntl(image.ram.get(), F_DUPFD_CLOEXEC, 11) : -1);
+    image_ram.reset(image.ram.valid() ? ::fcntl(image.ram.get(), F_DUPFD_CLOEXEC, kImageRamFd + 1) : -1);
     if (!image_ram.valid() || !image.state.valid())
       return make_error(VIR_ERR_INTERNAL_ERROR, fmt(_("no image file for Arrow '%1$s'"), def.name.c_str()));
     p->state_fd_ = std::move(image.state);
   }
+  // Adebug's port and each channel's socket (qemu_channel.h), above the fds
+  // QEMU will see.
+  UniqueFd exec_fd = TRY(listen_at(p->paths_.exec_port()));
+  p->channel_paths_.emplace_back(p->paths_.exec_port());
+  UniqueFd exec_listener(::fcntl(exec_fd.get(), F_DUPFD_CLOEXEC, 10));
+  if (!exec_listener.valid()) return system_error("duplicate socket", p->paths_.exec_port(), errno);
+  std::vector<UniqueFd> channels;
+  for (size_t i = 0; i < def.channels.size(); i++) {
+    const std::string path = channel_path(def.channels[i], run_dir, i);
+    UniqueFd fd = TRY(open_channel_socket(def.channels[i], path));
+    if (def.channels[i].mode == ChannelMode::Bind) p->channel_paths_.emplace_back(path);
+    channels.emplace_back(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10));
+    if (!channels.back().valid()) return system_error("duplicate socket", path, errno);
+  }
+  ctx.exec_fd = 9;
+  ctx.first_channel_fd = 10;
   const std::vector<std::string> argv = TRY(build_qemu_argv(def, ctx));
   std::vector<uint8_t> instructions = TRY(build_private_instructions(def));
   if (image.mode == StartMode::Restore) {
@@ -272,7 +296,10 @@ Result<std::unique_ptr<ArrowProcess>> ArrowProcess::start(const ArrowDef& def, C
                                listeners[3].get()};
   std::vector<gint> targets = {3, 4, 5, 6, 7};
   if (tap_for_qemu.valid()) sources.push_back(tap_for_qemu.get()), targets.push_back(8);
-  if (image_ram.valid()) sources.push_back(image_ram.get()), targets.push_back(10);
+  if (image_ram.valid()) sources.push_back(image_ram.get()), targets.push_back(kImageRamFd);
+  sources.push_back(exec_listener.get()), targets.push_back(ctx.exec_fd);
+  for (size_t i = 0; i < channels.size(); i++)
+    sources.push_back(channels[i].get()), targets.push_back(ctx.first_channel_fd + static_cast<int>(i));
   const gsize n_fds = sources.size();
   GError* gerr = nullptr;
   GPid pid = 0;
@@ -614,6 +641,7 @@ void ArrowProcess::on_child_exit(int wait_status, bool status_known) {
   serial_.reset();
   pidfd_.reset();
   for (UniquePath* path : {&monitor_path_, &console_path_, &anotify_path_, &stdout_path_, &serial_path_, &pid_path_}) path->reset();
+  channel_paths_.clear();
   ::rmdir(paths_.dir.c_str());  // only when empty: the daemon may keep its status file there
   append_log(fmt("== qemu exited %s ==\n", now_text().c_str()));
   if (callbacks_.exited) callbacks_.exited(ProcessExit{status_known, wait_status, cause_of(wait_status, status_known)});

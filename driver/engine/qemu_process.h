@@ -39,9 +39,12 @@ struct RuntimePaths {
   std::string anotify() const { return dir + "/anotify.sock"; }
   std::string stdout_port() const { return dir + "/stdout.sock"; }
   std::string serial() const { return dir + "/serial.sock"; }
+  std::string exec_port() const { return dir + "/exec.sock"; }  // Adebug's (qemu_channel.h)
   std::string pid_file() const { return dir + "/qemu.pid"; }
   // Every file above: what a QEMU that died while no daemon ran leaves.
-  std::vector<std::string> files() const { return {monitor(), console(), anotify(), stdout_port(), serial(), pid_file()}; }
+  std::vector<std::string> files() const {
+    return {monitor(), console(), anotify(), stdout_port(), serial(), exec_port(), pid_file()};
+  }
 };
 
 // Process facts for stats, the runtime status and telling a process from a
@@ -178,6 +181,12 @@ class ArrowProcess {
     env_ = std::move(env);
   }
 
+  // The bound channel sockets of an adopted QEMU (qemu_channel.h), removed
+  // when it exits as those of a QEMU this object started are.
+  void own_channel_sockets(const std::vector<std::string>& paths) {
+    for (const std::string& path : paths) channel_paths_.emplace_back(path);
+  }
+
   // How the log is rotated from now on (default: LogPolicy's).
   void set_log_policy(const LogPolicy& policy) { log_policy_ = policy; }
 
@@ -274,6 +283,7 @@ class ArrowProcess {
   std::function<void(const Status&)> migration_done_;
   std::vector<std::string> env_;  // Restore: "NAME=VALUE" of every <initenv>
   UniquePath monitor_path_, console_path_, anotify_path_, stdout_path_, serial_path_, pid_path_;
+  std::vector<UniquePath> channel_paths_;  // bound channel sockets, and Adebug's
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

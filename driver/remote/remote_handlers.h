@@ -100,6 +100,12 @@ Status connect_get_all_domain_stats(Call&, XdrWriter&);
 // Streams and signals (remote_stream.cc).
 Status domain_open_console(Call&, XdrWriter&);
 Status domain_open_channel(Call&, XdrWriter&);
+// The guest agent's procedures (remote_agent.cc).
+Status domain_get_hostname(Call&, XdrWriter&);
+Status domain_get_time(Call&, XdrWriter&);
+Status domain_set_time(Call&, XdrWriter&);
+Status domain_get_fsinfo(Call&, XdrWriter&);
+Status domain_get_guest_info(Call&, XdrWriter&);
 Status domain_send_process_signal(Call&, XdrWriter&);
 
 // Host statistics (remote_host.cc).

@@ -173,26 +173,6 @@ Status domain_interface_stats(Call& call, XdrWriter& ret) {
   return {};
 }
 
-Status domain_interface_addresses(Call& call, XdrWriter& ret) {
-  DomainRef dom = read_domain(call.args);
-  unsigned source = call.args.u32();
-  unsigned flags = call.args.u32();
-  TRY(decoded(call.args));
-  std::vector<DomainInterfaceAddrs> ifaces = TRY(call.driver.domain_interface_addresses(dom, source, flags));
-  ret.u32(static_cast<uint32_t>(ifaces.size()));
-  for (const DomainInterfaceAddrs& iface : ifaces) {
-    ret.string(iface.name);
-    ret.optional_string(iface.hwaddr);
-    ret.u32(static_cast<uint32_t>(iface.addrs.size()));
-    for (const auto& a : iface.addrs) {
-      ret.i32(a.type);
-      ret.string(a.addr);
-      ret.u32(a.prefix);
-    }
-  }
-  return {};
-}
-
 Status domain_get_scheduler_type(Call& call, XdrWriter& ret) {
   DomainRef dom = read_domain(call.args);
   TRY(decoded(call.args));

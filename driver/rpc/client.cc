@@ -104,7 +104,25 @@ gboolean Client::on_hangup(gint, GIOCondition, gpointer data) {
 
 bool Client::throttled() const {
   const ServerOptions& o = server_.options();
-  return requests_ >= o.max_client_requests || queued_bytes_ > o.max_client_output;
+  return requests_ >= o.max_client_requests || queued_bytes_ > o.max_client_output || input_holds_ > 0;
+}
+
+std::string Client::describe() const {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd_.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+    return fmt("client %llu (uid %u, pid %d)", ull(id_), cred.uid, cred.pid);
+  return fmt("client %llu", ull(id_));
+}
+
+void Client::hold_input(bool hold) {
+  if (closed_) return;
+  if (hold) {
+    input_holds_++;
+  } else if (input_holds_ > 0) {
+    input_holds_--;
+  }
+  update_reading();
 }
 
 void Client::update_reading() {

@@ -140,6 +140,11 @@ class Client : public std::enable_shared_from_this<Client> {
   // stream has that serial already: the open one is kept.
   bool add_stream(uint32_t serial, std::shared_ptr<ServerStream> stream);
   void remove_stream(uint32_t serial) { streams_.erase(serial); }
+  // A stream's sink cannot take more now: the client is not read while any
+  // stream holds it (ServerStream::hold_input), then read again.
+  void hold_input(bool hold);
+  // "client N (uid U, pid P)", from the socket's peer credentials.
+  std::string describe() const;
   Server& server() { return server_; }
 
   // State of the bounds, for tests and logs.
@@ -188,6 +193,7 @@ class Client : public std::enable_shared_from_this<Client> {
   size_t queued_bytes_ = 0;  // not yet written, over all of outq_
   size_t queued_other_bytes_ = 0;  // of the frames in outq_ that are no REPLY
   size_t requests_ = 0;      // calls dispatched whose REPLY is not written yet
+  size_t input_holds_ = 0;   // streams whose sinks are full (hold_input)
   gint64 connected_us_ = 0;
   gint64 last_rx_us_ = 0;
   gint64 last_ping_us_ = 0;

@@ -68,6 +68,22 @@ void ServerStream::abort(const Error& error) {
   close_sink();
 }
 
+size_t ServerStream::backlog() const {
+  auto client = client_.lock();
+  return client && !client->closed() ? client->queued_output() : 0;
+}
+
+std::string ServerStream::describe() const {
+  auto client = client_.lock();
+  return client ? client->describe() : "a client that left";
+}
+
+void ServerStream::hold_input(bool hold) {
+  if (hold == holding_ || (hold && ended_)) return;
+  holding_ = hold;
+  if (auto client = client_.lock()) client->hold_input(hold);
+}
+
 void ServerStream::start() {
   if (started_) return;
   started_ = true;
@@ -85,6 +101,7 @@ void ServerStream::start() {
 }
 
 void ServerStream::close_sink() {
+  hold_input(false);
   std::shared_ptr<StreamSink> sink = std::move(sink_);
   sink_.reset();
   if (sink) sink->on_closed();
@@ -108,6 +125,7 @@ bool ServerStream::on_client_frame(const MessageHeader& h, std::span<const uint8
 }
 
 void ServerStream::on_connection_closed() {
+  holding_ = false;  // the client is gone with its holds
   ended_ = true;
   close_sink();
 }

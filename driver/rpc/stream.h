@@ -27,6 +27,9 @@ class ServerStream final : public StreamPeer, public std::enable_shared_from_thi
   void send(std::span<const uint8_t> bytes) override;
   void send_eof() override;
   void abort(const Error& error) override;
+  size_t backlog() const override;
+  void hold_input(bool hold) override;
+  std::string describe() const override;
 
   // The driver's end; set once the open succeeded.
   void set_sink(std::shared_ptr<StreamSink> sink) { sink_ = std::move(sink); }
@@ -58,6 +61,7 @@ class ServerStream final : public StreamPeer, public std::enable_shared_from_thi
   std::string held_;    // output before start()
   bool held_eof_ = false;
   std::optional<Error> held_error_;
+  bool holding_ = false;  // holds the client's input (hold_input)
 };
 
 }  // namespace arrow::rpc

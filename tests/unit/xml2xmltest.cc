@@ -43,6 +43,7 @@ class Xml2XmlTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(uuid_generated_when_absent);
   CPPUNIT_TEST(uuid_forms);
   CPPUNIT_TEST(live_data);
+  CPPUNIT_TEST(channel_live_data);
   CPPUNIT_TEST(huge_document);
   CPPUNIT_TEST(secrets_hidden);
   CPPUNIT_TEST(names);
@@ -145,6 +146,31 @@ class Xml2XmlTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(format_domain_xml(def.value()), format_domain_xml(def.value(), live, FORMAT_INACTIVE));
     CPPUNIT_ASSERT_EQUAL(format_domain_xml(def.value()), format_domain_xml(def.value(), DomainLiveData{}));
   }
+  // A running Arrow's channels: the socket each uses (the runtime
+  // directory's for one without a path), whether the guest has the port
+  // open, and libvirt's alias.
+  void channel_live_data() {
+    Result<ArrowDef> def = parse_domain_xml(
+        "<domain type='arrow'><name>c</name><os><type>exe</type><init>/bin/cat</init></os><devices>"
+        "<channel type='unix'><target type='virtio' name='a'/></channel>"
+        "<channel type='unix'><source path='/tmp/p.sock'/><target type='virtio' name='b'/></channel>"
+        "</devices></domain>");
+    CPPUNIT_ASSERT(def.ok());
+    DomainLiveData live{4, ""};
+    live.channels = {ChannelLiveData{"/run/x/channel0.sock", true}, ChannelLiveData{"/tmp/p.sock", std::nullopt}};
+    std::string xml = format_domain_xml(def.value(), live);
+    CPPUNIT_ASSERT_MESSAGE(xml, xml.find("    <channel type='unix'>\n      <source mode='bind' path='/run/x/channel0.sock'/>\n"
+                                         "      <target type='virtio' name='a' state='connected'/>\n"
+                                         "      <alias name='channel0'/>\n    </channel>\n") != std::string::npos);
+    CPPUNIT_ASSERT_MESSAGE(xml, xml.find("      <source mode='connect' path='/tmp/p.sock'/>\n"
+                                         "      <target type='virtio' name='b'/>\n"
+                                         "      <alias name='channel1'/>\n") != std::string::npos);
+    // Inactive: no path for the first, no state, no alias.
+    std::string inactive = format_domain_xml(def.value(), live, FORMAT_INACTIVE);
+    CPPUNIT_ASSERT_MESSAGE(inactive, inactive.find("<source mode='bind'/>\n      <target type='virtio' name='a'/>\n    "
+                                                   "</channel>") != std::string::npos);
+  }
+
 
   // Without VIR_DOMAIN_XML_SECURE each <initenv> keeps its name, not its
   // value; the default form (what the driver persists) keeps everything.

@@ -62,8 +62,9 @@ def run_dir_ok(t, d, names, what):
     run = os.path.join(d.root, "run")
     t.equal(sorted(os.listdir(run)), sorted([n for n in names] + [n + ".xml" for n in names]), f"{what}: run/ holds exactly the running Arrows")
     for n in names:
-        t.equal(sorted(os.listdir(os.path.join(run, n))), ["anotify.sock", "console.sock", "monitor.sock", "qemu.pid", "serial.sock", "stdout.sock"],
-                f"{what}: run/{n}/ holds its five sockets and pid file")
+        t.equal(sorted(os.listdir(os.path.join(run, n))), ["anotify.sock", "console.sock", "exec.sock", "monitor.sock", "qemu.pid",
+                                                            "serial.sock", "stdout.sock"],
+                f"{what}: run/{n}/ holds its six sockets and pid file")
     by_name = qemus(d.root)
     t.equal({n: len(p) for n, p in by_name.items()}, {n: 1 for n in names}, f"{what}: one QEMU per running Arrow")
 
