@@ -45,11 +45,16 @@ def qemu_facts(pid):
     """Guest RAM size (bytes, from -m), the accelerator and its tb-size (MiB)."""
     with open(f"/proc/{pid}/cmdline", "rb") as f:
         argv = [a.decode(errors="replace") for a in f.read().split(b"\0")]
+    def size(text):
+        m = re.match(r"(\d+)([KMG]?)", text)
+        return int(m.group(1)) << {"K": 10, "M": 20, "G": 30, "": 20}[m.group(2)] if m else 0
     ram, accel = 0, "?"
     for i, a in enumerate(argv[:-1]):
         if a == "-m":
-            m = re.match(r"(\d+)([MKG]?)", argv[i + 1].split(",")[0].replace("size=", ""))
-            ram = int(m.group(1)) << {"K": 10, "M": 20, "G": 30, "": 20}[m.group(2)]
+            ram = ram or size(argv[i + 1].split(",")[0].replace("size=", ""))
+        if a == "-object" and argv[i + 1].startswith("memory-backend-"):  # RAM from a backend object
+            m = re.search(r"(?:^|,)size=([^,]+)", argv[i + 1])
+            ram = size(m.group(1)) if m else ram
         if a == "-accel":
             accel = argv[i + 1]
     return ram, accel
