@@ -57,6 +57,7 @@ class FakeDriver : public DriverApi {
   Result<std::vector<NodeStat>> node_get_cpu_stats(int cpu, unsigned flags) override;
   Result<std::vector<DomainInterfaceAddrs>> domain_interface_addresses(const DomainRef& dom, unsigned source,
                                                                        unsigned flags) override;
+  Result<std::vector<VcpuInfo>> domain_get_vcpus(const DomainRef& dom) override;
 
   void subscribe(EventListener listener) override { listeners_.push_back(std::move(listener)); }
 
