@@ -62,7 +62,7 @@ constexpr unsigned kShutdownModes = VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN | VIR_DOM
 constexpr unsigned kXmlFlags = VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_UPDATE_CPU |
                                VIR_DOMAIN_XML_MIGRATABLE;
 constexpr unsigned kSupportedStats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
-                                     VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU;
+                                     VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_INTERFACE;
 
 }  // namespace
 
@@ -748,6 +748,7 @@ Result<std::vector<DomainStatsRecord>> ArrowDriver::get_all_domain_stats(unsigne
       rec.params.push_back(typed_param("vcpu.current", TypedParam::Type::UInt, dom->def.vcpus));
       rec.params.push_back(typed_param("vcpu.maximum", TypedParam::Type::UInt, dom->def.vcpus));
     }
+    add_monitor_stats(*dom, stats, rec.params);  // vcpu.N.*, net.* (arrow_driver_host.cc)
     out.push_back(std::move(rec));
   }
   return out;

@@ -219,6 +219,9 @@ class ArrowDriver final : public DriverApi {
   void publish_guest(const DomainPtr& dom, ArrowEvent ev);
   void guest_log(const DomainPtr& dom, const std::string& text);
   void add_anotify_stats(const ArrowDomain& dom, std::vector<TypedParam>& params) const;
+  // GET_ALL_DOMAIN_STATS' per-vCPU (vcpu.N.state, vcpu.N.time) and
+  // interface (net.*) records of a running Arrow (arrow_driver_host.cc).
+  void add_monitor_stats(const ArrowDomain& dom, unsigned stats, std::vector<TypedParam>& params);
   void stopped(const DomainPtr& dom, int shutoff_reason, int event_detail);
   void retire_launcher(const DomainPtr& dom);
   void autostart_all();

@@ -197,6 +197,47 @@ Result<std::vector<TypedParam>> ArrowDriver::domain_get_cpu_stats_total(const Do
   };
 }
 
+// --- Bulk statistics ----------------------------------------------------------
+
+void ArrowDriver::add_monitor_stats(const ArrowDomain& dom, unsigned stats, std::vector<TypedParam>& params) {
+  if (!dom.active() || dom.qemu_pid <= 0) return;
+  if (stats & VIR_DOMAIN_STATS_VCPU) {
+    Result<std::vector<QemuThread>> threads = read_qemu_threads(dom.qemu_pid, node_info().cpus);
+    for (unsigned i = 0; threads.ok() && i < dom.def.vcpus; i++) {
+      for (const QemuThread& t : threads.value()) {
+        if (t.vcpu != int(i) && t.vcpu != -2) continue;
+        params.push_back(typed_param(fmt("vcpu.%u.state", i), TypedParam::Type::Int, VIR_VCPU_RUNNING));
+        params.push_back(typed_param(fmt("vcpu.%u.time", i), TypedParam::Type::ULLong,
+                                     int64_t(t.stat.user_ns + t.stat.system_ns)));
+        break;
+      }
+    }
+  }
+  if (stats & VIR_DOMAIN_STATS_INTERFACE) {
+    // A bridge interface's TAP has counters (the guest's view: swapped);
+    // user networking has neither a host name nor counters.
+    std::vector<std::string> taps = read_tap_names(dom.qemu_pid);
+    std::vector<std::pair<std::string, NetDevCounters>> found;
+    for (const std::string& tap : taps) {
+      if (Result<NetDevCounters> c = read_net_dev(tap); c.ok()) found.emplace_back(tap, c.value());
+    }
+    params.push_back(typed_param("net.count", TypedParam::Type::UInt, int64_t(found.size())));
+    for (size_t i = 0; i < found.size(); i++) {
+      const auto& [tap, c] = found[i];
+      TypedParam name;
+      name.field = fmt("net.%zu.name", i);
+      name.type = TypedParam::Type::String;
+      name.s = tap;
+      params.push_back(std::move(name));
+      const std::pair<const char*, uint64_t> values[] = {
+          {"rx.bytes", c.tx_bytes}, {"rx.pkts", c.tx_packets}, {"rx.errs", c.tx_errs}, {"rx.drop", c.tx_drop},
+          {"tx.bytes", c.rx_bytes}, {"tx.pkts", c.rx_packets}, {"tx.errs", c.rx_errs}, {"tx.drop", c.rx_drop}};
+      for (const auto& [field, v] : values)
+        params.push_back(typed_param(fmt("net.%zu.%s", i, field), TypedParam::Type::ULLong, int64_t(v)));
+    }
+  }
+}
+
 // --- Interfaces -------------------------------------------------------------
 
 // DEVICE is the interface's MAC address or, for a bridge, its TAP's name.

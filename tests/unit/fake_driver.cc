@@ -393,4 +393,12 @@ Result<std::vector<DomainInterfaceAddrs>> FakeDriver::domain_interface_addresses
   return std::vector<DomainInterfaceAddrs>{iface};
 }
 
+// Two vCPUs on host CPUs 0 and 2 of three.
+Result<std::vector<VcpuInfo>> FakeDriver::domain_get_vcpus(const DomainRef& ref) {
+  TRY(find_or_error(ref.uuid));
+  std::vector<VcpuInfo> out;
+  for (unsigned i = 0; i < 2; i++) out.push_back(VcpuInfo{i, 1, 1000000000ull * (i + 1), int(i) * 2, {true, false, true}});
+  return out;
+}
+
 }  // namespace arrow::test

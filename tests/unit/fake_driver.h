@@ -64,6 +64,7 @@ class FakeDriver : public DriverApi {
   void domain_set_memory_flags(const DomainRef& dom, uint64_t kib, unsigned flags, Reply<void> done) override;
   uint64_t last_set_memory_kib = 0;
   unsigned last_set_memory_flags = 0;
+  Result<std::vector<VcpuInfo>> domain_get_vcpus(const DomainRef& dom) override;
 
   void subscribe(EventListener listener) override { listeners_.push_back(std::move(listener)); }
 

@@ -402,7 +402,8 @@ class RpcTest : public CppUnit::TestFixture {
 
   // NODE_GET_CPU_STATS: a count query (nparams 0), then the values
   // ({field, value}<>, nparams); DOMAIN_INTERFACE_ADDRESSES: one interface
-  // with one address; DOMAIN_GET_BLOCK_INFO: an Arrow has no disks.
+  // with one address; DOMAIN_GET_VCPUS: virVcpuInfo<> and maxinfo CPU maps;
+  // DOMAIN_GET_BLOCK_INFO: an Arrow has no disks.
   void host_and_monitoring_replies_are_byte_exact() {
     Peer p(*server_, false);
     p.reply(1, 0, open_args(0));
@@ -432,6 +433,14 @@ class RpcTest : public CppUnit::TestFixture {
                                      "00000001" "00000000"               // one address, IPv4
                                      "00000009" "31302e302e322e3135000000" "00000018"),  // "10.0.2.15", 24
                          hex(p.reply(353, 5, addrs.bytes()).payload));
+    XdrWriter vcpus;
+    write_domain(vcpus, dom);
+    vcpus.i32(3), vcpus.i32(1);  // room for 3 vCPUs, 1 byte of CPU map each
+    CPPUNIT_ASSERT_EQUAL(std::string("00000002"                                           // two virVcpuInfo
+                                     "00000000" "00000001" "000000003b9aca00" "00000000"  // 0, running, 1 s, CPU 0
+                                     "00000001" "00000001" "0000000077359400" "00000002"  // 1, running, 2 s, CPU 2
+                                     "00000003" "05050000"),  // maps for maxinfo: CPUs 0 and 2, 0 and 2, none
+                         hex(p.reply(20, 7, vcpus.bytes()).payload));
     XdrWriter blk;
     write_domain(blk, dom);
     blk.string("vda"), blk.u32(0);

@@ -98,6 +98,9 @@ def check_readings(virsh, checks):
                  "vcpuinfo: two vCPUs, both running", r)
     cpu_times = [float(t) for t in re.findall(r"CPU time:\s+([0-9.]+)s", r)]
     checks.check(len(cpu_times) == 2 and sum(cpu_times) > 0, "vcpuinfo: the vCPU threads used CPU time", r)
+    r = virsh(f"domstats {DOM} --vcpu").stdout
+    checks.check(re.search(r"vcpu\.1\.state=1", r) is not None and re.search(r"vcpu\.0\.time=[1-9]", r) is not None,
+                 "domstats --vcpu: each vCPU's state and time", r)
     r = virsh(f"cpu-stats {DOM} --total").stdout
     m = re.search(r"cpu_time\s+([0-9.]+) seconds", r)
     checks.check(m is not None and float(m.group(1)) > 0, "cpu-stats: QEMU's total CPU time", r)

@@ -3,7 +3,7 @@
 and the host reaches them. Everything happens inside a network namespace
 this test creates (with its own bridge br0) and removes, so no traffic and
 no interface ever touches the host's own network. Also what virsh shows of
-the bridge interface: domifstat counters, domifaddr (lease and arp). Needs root (TAP devices
+the bridge interface: domifstat and domstats counters, domifaddr (lease and arp). Needs root (TAP devices
 and namespaces); skips with 77 otherwise or when `ip netns` is missing."""
 
 import os
@@ -90,6 +90,10 @@ def check_counters_and_addresses(daemon, checks):
     if tap:
         r = virsh("domifstat", "bridge-b", tap.group(1))
         checks.check(r.returncode == 0 and "rx_bytes" in r.stdout, "virsh domifstat by the TAP's name", r.stderr)
+    r = virsh("domstats", "--interface", "bridge-b")
+    rx = re.search(r"net\.0\.rx\.bytes=(\d+)", r.stdout)
+    checks.check("net.count=1" in r.stdout and rx is not None and int(rx.group(1)) > 0,
+                 "virsh domstats --interface: the TAP's counters", r.stdout + r.stderr)
     r = virsh("domifaddr", "bridge-b", "--source", "arp")
     checks.check(re.search(rf"{mac}\s+ipv4\s+10\.77\.0\.3/0", r.stdout) is not None,
                  "virsh domifaddr --source arp: the host's neighbour entry for B", r.stdout + r.stderr)
