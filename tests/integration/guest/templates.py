@@ -63,8 +63,9 @@ def get(port, path):
     return body.decode().strip() if status == 200 else None
 
 
-def virsh(d, *args):
-    return subprocess.run(["virsh", "-c", d.uri, *args], capture_output=True, text=True, timeout=BOOT)
+def virsh(d, *args, env=None):
+    return subprocess.run(["virsh", "-c", d.uri, *args], capture_output=True, text=True, timeout=BOOT,
+                          env=dict(os.environ, **(env or {})))
 
 
 def stat(dom, field):
@@ -99,6 +100,14 @@ def body(d):
     t.equal(dom.state(), [libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_SAVED], "shut off (saved)")
     r = virsh(d, "save-image-dumpxml", image)
     t.check(r.returncode == 0 and "<name>tpl</name>" in r.stdout, "save-image-dumpxml shows the Arrow", r.stderr)
+    # The interactive editors, with an editor that changes the title.
+    editor = os.path.join(work, "edit.sh")
+    with open(editor, "w") as f:
+        f.write("#!/bin/sh\nsed -i 's|<name>tpl</name>|<name>tpl</name><title>edited</title>|' \"$1\"\n")
+    os.chmod(editor, 0o755)
+    r = virsh(d, "save-image-edit", image, env={"EDITOR": editor, "VISUAL": editor})
+    t.check(r.returncode == 0 and "<title>edited</title>" in virsh(d, "save-image-dumpxml", image).stdout,
+            "save-image-edit changes what an image may change", r.stdout + r.stderr)
     r = virsh(d, "restore", image)
     t.check(r.returncode == 0, "virsh restore", r.stderr)
     t.equal(get(port, "host"), "tpl", "the restored Arrow answers")
@@ -113,6 +122,9 @@ def body(d):
     t.equal(dom.hasManagedSaveImage(0), 1, "hasManagedSaveImage")
     r = virsh(d, "managedsave-dumpxml", "tpl")
     t.check(r.returncode == 0 and "<name>tpl</name>" in r.stdout, "managedsave-dumpxml", r.stderr)
+    r = virsh(d, "managedsave-edit", "tpl", env={"EDITOR": editor, "VISUAL": editor})
+    t.check(r.returncode == 0 and "<title>edited</title>" in virsh(d, "managedsave-dumpxml", "tpl").stdout,
+            "managedsave-edit", r.stdout + r.stderr)
     r = virsh(d, "undefine", "tpl")
     t.check(r.returncode != 0 and "managed save image" in r.stderr, "undefine refused while the image exists", r.stderr)
     r = virsh(d, "start", "tpl")
