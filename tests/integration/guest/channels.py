@@ -184,6 +184,15 @@ def host_and_arrow(t, d, tmp):
     while len(echoed) < 5:
         echoed += st.recv(64)
     t.check(echoed == b"ping\n", "the channel opens again after a client finished", echoed)
+    st.finish()
+    # virsh console NAME --devname CHANNEL: virDomainOpenConsole with its name.
+    st = conn.newStream(0)
+    dom.openConsole(PORT, st, 0)
+    st.send(b"pong\n")
+    echoed = b""
+    while len(echoed) < 5:
+        echoed += st.recv(64)
+    t.check(echoed == b"pong\n", "virDomainOpenConsole with the channel's name (virsh console --devname)", echoed)
     dom.destroy()
     t.check(st.recv(64) == b"", "the stream ends when the Arrow stops")
     st.finish()
