@@ -412,7 +412,8 @@ static struct {
   int begun, done, overflow;
   char text[4096];
   size_t textlen;
-  unsigned char env[65536 + 2048]; /* u16 length, bytes; per SETENV frame */
+  unsigned char env[2 * 65536 + 64]; /* u16 length, bytes; per SETENV frame: 64 KiB of NAME=VALUE in
+                                       at most 32768 variables ("A=" each) */
   size_t envlen;
   unsigned char entropy[64];
   size_t nentropy;

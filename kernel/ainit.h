@@ -45,6 +45,8 @@ struct ainit_config {
   char *gateway;              /* "" when none */
   char *dns;                  /* "" when none */
   char *host;                 /* arrow.host, NULL when absent */
+  unsigned char mac[6];       /* arrow.mac: eth0's address */
+  int has_mac;
   unsigned hb;                /* arrow.hb seconds, 0 = off */
   uint64_t time_ms;           /* arrow.time: host's Unix time in ms, 0 when absent */
   int tty_pipe;               /* arrow.tty=pipe: the console's host side is no terminal */

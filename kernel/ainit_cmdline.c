@@ -185,7 +185,7 @@ static int apply_fields(struct ainit_config *cfg, const char *key, const char *v
 }
 
 static int is_value_key(const char *key) {
-  static const char *const keys[] = {"v", "hb", "time", "tty", "init", "dir", "host", "arg", "nenv", "wait"};
+  static const char *const keys[] = {"v", "hb", "time", "tty", "init", "dir", "host", "arg", "nenv", "wait", "mac"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if (strcmp(key, keys[i]) == 0) return 1;
   return 0;
@@ -231,6 +231,16 @@ static int apply_value(struct ainit_config *cfg, const char *key, char *val) {
   if (strcmp(key, "init") == 0) return replace(&cfg->init, val), val[0] ? 0 : -1;
   if (strcmp(key, "dir") == 0) return replace(&cfg->dir, val), val[0] == '/' ? 0 : -1;
   if (strcmp(key, "host") == 0) return replace(&cfg->host, val), val[0] ? 0 : -1;
+  if (strcmp(key, "mac") == 0) {
+    unsigned b[6];
+    char tail;
+    int ok = sscanf(val, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) == 6 &&
+             strlen(val) == 17;
+    for (int i = 0; ok && i < 6; i++) cfg->mac[i] = (unsigned char)b[i];
+    cfg->has_mac = ok;
+    free(val);
+    return ok ? 0 : -1;
+  }
   if (strcmp(key, "arg") == 0) return push(&cfg->args, &cfg->nargs, val) ? (free(val), -1) : 0;
   free(val);
   return -1;

@@ -225,11 +225,25 @@ static int default_route(int sock, const char *gateway, char *err, size_t errlen
   return 0;
 }
 
+/* eth0's address from arrow.mac: a guest restored from a template has the
+ * template's, which its driver read at probe time (and QEMU's device state
+ * holds); setting it through the driver updates QEMU's copy too. */
+static int set_mac(int sock, const unsigned char *mac, char *err, size_t errlen) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  snprintf(ifr.ifr_name, IFNAMSIZ, "eth0");
+  ifr.ifr_hwaddr.sa_family = 1; /* ARPHRD_ETHER */
+  memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
+  if (ioctl(sock, SIOCSIFHWADDR, &ifr) < 0) return FAIL("eth0: set MAC address: %s", strerror(errno));
+  return 0;
+}
+
 int setup_network(const struct ainit_config *cfg, char *err, size_t errlen) {
   int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   int r;
   if (sock < 0) return FAIL("socket: %s", strerror(errno));
   r = if_up(sock, "lo", "127.0.0.1", 8, err, errlen);
+  if (r == 0 && cfg->has_net && cfg->has_mac) r = set_mac(sock, cfg->mac, err, errlen);
   if (r == 0 && cfg->has_net) r = if_up(sock, "eth0", cfg->addr, cfg->prefix, err, errlen);
   if (r == 0 && cfg->has_net && cfg->gateway[0]) r = default_route(sock, cfg->gateway, err, errlen);
   close(sock);

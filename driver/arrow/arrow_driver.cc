@@ -361,10 +361,11 @@ void ArrowDriver::start_job(const DomainPtr& dom, unsigned flags, Reply<DomainRe
     return done(st.error());
   }
   bool paused = flags & VIR_DOMAIN_START_PAUSED;
-  dom->restore_paused = paused;
   // A managed save image is where a start resumes from (then it is removed).
   const std::string managed = managed_save_path(dom->name());
-  if (dom->restore_from.empty() && ::access(managed.c_str(), F_OK) == 0) dom->restore_from = managed;
+  if (dom->restore_from.empty() && !managed.empty() && ::access(managed.c_str(), F_OK) == 0)
+    prepare_managed_start(dom, managed, flags, paused);
+  dom->restore_paused = paused;
   dom->last_exit_status.reset();
   dom->last_exit_signal = 0;
   launch(dom, next_id_++, [this, dom, paused, managed, done](Status st) {
@@ -454,6 +455,13 @@ void ArrowDriver::after_start(const DomainPtr& dom, bool paused, Reply<DomainRef
 // The launcher is destroyed later, never inside its own callback.
 void ArrowDriver::retire_launcher(const DomainPtr& dom) {
   balloon_stop(dom);
+  // The guest agent's client goes with its QEMU (later: it answers the
+  // commands still waiting).
+  if (auto it = agents_.find(uuid_format(dom->def.uuid)); it != agents_.end()) {
+    std::shared_ptr<QemuAgent> agent = std::move(it->second.second);
+    agents_.erase(it);
+    options_.post([agent] {});
+  }
   if (!dom->launcher) return;
   std::shared_ptr<ArrowLauncher> old(std::move(dom->launcher));
   options_.post([old] {});

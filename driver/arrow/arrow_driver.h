@@ -203,6 +203,7 @@ class ArrowDriver final : public DriverApi {
   void note_in_log(const DomainPtr& dom, const std::string& text);
   void after_start(const DomainPtr& dom, bool paused, Reply<DomainRef> done);
   std::string managed_save_path(const std::string& name) const;
+  void prepare_managed_start(const DomainPtr& dom, const std::string& managed, unsigned flags, bool& paused);
   void save_job(const DomainPtr& dom, const std::string& to, const std::optional<std::string>& dxml, unsigned flags,
                 Reply<void> done);
   void finish_job(const DomainPtr& dom);

@@ -254,6 +254,31 @@ void ArrowDriver::domain_managed_save(const DomainRef& ref, unsigned flags, Repl
   });
 }
 
+// A start of DOM with its managed save image MANAGED: with
+// VIR_DOMAIN_START_FORCE_BOOT the image is dropped and the Arrow boots;
+// otherwise it restores from the image, with the image's XML as the live
+// definition (managedsave-define may have changed what a clone may change;
+// the environment is the config's, which images never keep) and paused when
+// the image says so.
+void ArrowDriver::prepare_managed_start(const DomainPtr& dom, const std::string& managed, unsigned flags,
+                                        bool& paused) {
+  if (flags & VIR_DOMAIN_START_FORCE_BOOT) {
+    ::unlink(managed.c_str());
+    return;
+  }
+  dom->restore_from = managed;
+  UniqueFd fd;
+  Result<SavedImage> img = open_image(managed, fd);
+  if (!img.ok()) return;  // the start fails on it, with the reason
+  if (img->flags & kImagePaused) paused = true;
+  Result<ArrowDef> image_def = parse_domain_xml(img->xml);
+  if (!image_def.ok() || !forbidden_change(dom->def, image_def.value()).empty()) return;
+  image_def->initenv = dom->def.initenv;
+  if (format_domain_xml(image_def.value()) == format_domain_xml(dom->def)) return;
+  if (!dom->next_def) dom->next_def = dom->def;  // the config, for the next start
+  dom->def = std::move(image_def.value());
+}
+
 Result<bool> ArrowDriver::domain_has_managed_save_image(const DomainRef& ref, unsigned flags) {
   TRY(check_flags(flags, 0, "virDomainHasManagedSaveImage"));
   DomainPtr dom = TRY(find(ref));

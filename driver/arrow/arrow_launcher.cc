@@ -428,8 +428,13 @@ class ProcessLauncher final : public ArrowLauncher {
     image.paused = paused;
     const bool boot_template = path == template_path_;
     auto fail = [&](const Error& e) {
+      if (boot_template) {  // removed (made again later); this start boots cold
+        ::unlink(path.c_str());
+        note(fmt("cannot use the boot template (%s): removed; booting the Arrow cold", e.message.c_str()));
+        image_source_.clear();
+        return spawn(StartImage{}, done);
+      }
       leaf_.reset();
-      if (boot_template) ::unlink(path.c_str());  // made again at the next start
       done(e);
     };
     image.ram.reset(::open(path.c_str(), O_RDWR | O_CLOEXEC));

@@ -240,6 +240,9 @@ Result<std::string> build_instruction_tokens(const ArrowDef& def, const CommandC
                share_mode(shares[i], i).c_str());
   }
   if (!def.interfaces.empty()) out += " arrow.net=" + guest_net(def.interfaces[0]);
+  // The guest sets its MAC itself: one restored from a template has the
+  // template's until then (ARCHITECTURE.md, "Templates").
+  if (!def.interfaces.empty() && !def.interfaces[0].mac.empty()) out += " arrow.mac=" + def.interfaces[0].mac;
   out += " arrow.host=" + cmdline_escape(def.name);
   out += fmt(" arrow.hb=%u", ctx.heartbeat_s);
   // Without it ainit leaves the console a terminal (echo, \r\n), which is

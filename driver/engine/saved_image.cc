@@ -178,11 +178,12 @@ Status finish_saved_image(int fd, const std::string& path, uint64_t ram_size, co
   return {};
 }
 
-Status copy_saved_image(int src_fd, const SavedImage& src, int dst_fd, const std::string& dst_path,
-                        const std::string& xml, uint64_t flags) {
-  if (::ftruncate(dst_fd, 0) < 0) return system_error("truncate", dst_path, errno);
-  uint64_t left = src.ram_size + src.state_length;
-  loff_t in = 0, out = 0;
+namespace {
+
+// Copies [FROM, TO) of SRC to the same offsets of DST.
+Status copy_range(int src_fd, int dst_fd, uint64_t from, uint64_t to, const std::string& dst_path) {
+  loff_t in = static_cast<loff_t>(from), out = static_cast<loff_t>(from);
+  uint64_t left = to - from;
   while (left) {
     const ssize_t n = ::copy_file_range(src_fd, &in, dst_fd, &out, static_cast<size_t>(std::min<uint64_t>(left, 1 << 30)), 0);
     if (n < 0 && errno == EINTR) continue;
@@ -190,6 +191,33 @@ Status copy_saved_image(int src_fd, const SavedImage& src, int dst_fd, const std
     if (n == 0) return make_error(VIR_ERR_OPERATION_FAILED, fmt(_("the image being copied to '%1$s' shrank"), dst_path.c_str()));
     left -= static_cast<uint64_t>(n);
   }
+  return {};
+}
+
+}  // namespace
+
+Status copy_saved_image(int src_fd, const SavedImage& src, int dst_fd, const std::string& dst_path,
+                        const std::string& xml, uint64_t flags) {
+  const uint64_t ram = src.ram_size, end = src.ram_size + src.state_length;
+  if (::ftruncate(dst_fd, 0) < 0 || ::ftruncate(dst_fd, static_cast<off_t>(end)) < 0)
+    return system_error("truncate", dst_path, errno);
+  // Guest RAM: only its data, so that what the guest never touched stays a
+  // hole (a template's RAM file is sparse).
+  uint64_t at = 0;
+  while (at < ram) {
+    const off_t data = ::lseek(src_fd, static_cast<off_t>(at), SEEK_DATA);
+    if (data < 0 && errno == ENXIO) break;  // holes to the end
+    if (data < 0) {                         // no SEEK_DATA here: all of it
+      TRY(copy_range(src_fd, dst_fd, at, ram, dst_path));
+      break;
+    }
+    if (static_cast<uint64_t>(data) >= ram) break;
+    off_t hole = ::lseek(src_fd, data, SEEK_HOLE);
+    const uint64_t stop = hole < 0 ? ram : std::min<uint64_t>(static_cast<uint64_t>(hole), ram);
+    TRY(copy_range(src_fd, dst_fd, static_cast<uint64_t>(data), stop, dst_path));
+    at = stop;
+  }
+  TRY(copy_range(src_fd, dst_fd, ram, end, dst_path));
   return finish_saved_image(dst_fd, dst_path, src.ram_size, xml, src.layout, flags);
 }
 

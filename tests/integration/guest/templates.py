@@ -19,8 +19,8 @@ port). Checked:
   kernel changed since is refused naming the kernel;
 - 10 clones restored at once (`virsh restore IMAGE --xml`, each its own name
   and port) all answer, each with its own hostname and its own random bytes
-  (the guest's CRNG is reseeded after the restore), each one's console output
-  in its own log;
+  (the guest's CRNG is reseeded after the restore) and its own MAC address,
+  each one's console output in its own log;
 - a daemon restart with the clones running: every clone is adopted, still
   answers, and still names its image;
 - `arrow template rm` refuses an image in use, and removes it once the clones
@@ -48,14 +48,18 @@ CLONES = 10
 ARROW = os.path.join(BUILDDIR, "virsh-ext", "arrow")
 # Hostname and randomness read as the program starts: after the restore.
 SCRIPT = ("busybox mkdir -p /tmp/w && busybox hostname > /tmp/w/host && echo up-as-$(busybox hostname) && "
+          "busybox cat /sys/class/net/eth0/address > /tmp/w/mac && "
           "busybox od -An -tx1 -N16 /dev/urandom | busybox tr -d ' \\n' > /tmp/w/rand && "
           "exec busybox httpd -f -p 8000 -h /tmp/w")
 
 
-def app_xml(name, port, memory_mib=64, kernel=None, init="/usr/bin/busybox"):
+def app_xml(name, port, memory_mib=64, kernel=None, init="/usr/bin/busybox", mac=None):
     extra = f"    <kernel>{kernel}</kernel>" if kernel else ""
-    return domain_xml(name, init, args=["sh", "-c", SCRIPT], forwards=[(port, 8000)], memory_mib=memory_mib,
-                      extra_os=extra)
+    xml = domain_xml(name, init, args=["sh", "-c", SCRIPT], forwards=[(port, 8000)], memory_mib=memory_mib,
+                     extra_os=extra)
+    if mac:
+        xml = xml.replace("<interface type='user'>", f"<interface type='user'>\n      <mac address='{mac}'/>", 1)
+    return xml
 
 
 def get(port, path):
@@ -176,10 +180,12 @@ def body(d):
     ports = {f"clone{i}": free_port() for i in range(CLONES)}
     results = {}
 
+    macs = {n: f"52:54:00:a0:00:{i:02x}" for i, n in enumerate(ports)}
+
     def restore(name):
         path = os.path.join(work, f"{name}.xml")
         with open(path, "w") as f:
-            f.write(app_xml(name, ports[name]))
+            f.write(app_xml(name, ports[name], mac=macs[name]))
         results[name] = virsh(d, "restore", image, "--xml", path)
 
     threads = [threading.Thread(target=restore, args=(n,)) for n in ports]
@@ -192,6 +198,7 @@ def body(d):
     hosts = {n: get(p, "host") for n, p in ports.items()}
     rands = {n: get(p, "rand") for n, p in ports.items()}
     t.equal(hosts, {n: n for n in ports}, "every clone answers with its own hostname")
+    t.equal({n: get(p, "mac") for n, p in ports.items()}, macs, "every clone's eth0 has its own <mac>")
     t.check(all(f"up-as-{n}" in d.app_log(n) for n in ports), "every clone's console output is in its own log",
             {n: d.app_log(n)[-300:] for n in ports if f"up-as-{n}" not in d.app_log(n)})
     t.check(len(set(rands.values())) == CLONES and all(v and len(v) == 32 for v in rands.values()),
