@@ -118,7 +118,7 @@ def body(t, d, tmp):
     rc, out = result["r"]
     t.check(rc != 0 and "Guest agent is not responding" in out and took < 3 * TIMEOUT + 15,
             "a paused Arrow's agent: a clear timeout error, no hang", f"{took:.1f} s: {out}")
-    t.check(rc_list == 0 and served < 5, "the daemon answered other calls meanwhile", f"{served:.1f} s")
+    t.check(rc_list == 0 and served < 8, "the daemon answered other calls meanwhile", f"{served:.1f} s")
     rc, out = virsh(d, "domstats", NAME, "--state")
     t.check("arrow.agent.answered=no" in out, "virsh domstats: the last command got no answer", out)
     # Silent agent 2: another host client took the channel's socket while
