@@ -225,11 +225,17 @@ class ArrowDriver(libvirt_driver.LibvirtDriver):
         try:
             guest.save_memory_state()
         except libvirt.libvirtError as e:
+            # A rollback: the server stays ACTIVE; the reason is its fault.
             if e.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT:
-                # A rollback: the server stays ACTIVE; the reason is its fault.
                 raise exception.InstanceFaultRollback(inner_exception=exception.InstanceSuspendFailure(
                     reason="virtarrowd cannot save an Arrow's memory (virDomainManagedSave is not supported "
                            "there); pause or stop the server instead"))
+            if e.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID:
+                # virtarrowd saves an Arrow only before its application runs
+                # (QEMU cannot save a guest with a mounted 9p share).
+                raise exception.InstanceFaultRollback(inner_exception=exception.InstanceSuspendFailure(
+                    reason="virtarrowd cannot save an Arrow's memory while its application runs: %s; pause or "
+                           "stop the server instead" % e.get_error_message()))
             raise
 
     def unpause(self, instance):
