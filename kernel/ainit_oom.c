@@ -38,8 +38,7 @@
 #define OOM_WINDOWS 2
 #endif
 
-/* PATH's text in buf (NUL-terminated); 0, or -1 when unreadable. */
-static int read_proc(const char *path, char *buf, size_t len) {
+int read_proc(const char *path, char *buf, size_t len) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
   if (fd >= 0) close(fd);
@@ -47,24 +46,28 @@ static int read_proc(const char *path, char *buf, size_t len) {
   return n > 0 ? 0 : -1;
 }
 
-/* The number after NAME in text (kB in /proc/meminfo), 0 when absent. */
-static uint64_t value(const char *text, const char *name) {
+uint64_t proc_value(const char *text, const char *name) {
   const char *p = text ? strstr(text, name) : NULL;
   return p ? strtoull(p + strlen(name), NULL, 10) : 0;
 }
 
-void oom_open(struct oom_watch *w) {
+int psi_trigger(const char *kind, unsigned stall_ms, unsigned window_ms, const char *what) {
   char trigger[32];
-  int n = snprintf(trigger, sizeof trigger, "full %u %u", OOM_STALL_MS * 1000u, OOM_WINDOW_MS * 1000u);
+  int n = snprintf(trigger, sizeof trigger, "%s %u %u", kind, stall_ms * 1000u, window_ms * 1000u);
+  int fd = open(PSI_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  /* The kernel reads the trigger as a C string: the NUL goes too. */
+  if (fd >= 0 && write(fd, trigger, (size_t)n + 1) < 0) {
+    close(fd);
+    fd = -1;
+  }
+  if (fd < 0) ainit_log(PSI_PATH ": %s: no %s", strerror(errno), what);
+  return fd;
+}
+
+void oom_open(struct oom_watch *w) {
   w->strikes = 0;
   w->last_ms = 0;
-  w->fd = open(PSI_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  /* The kernel reads the trigger as a C string: the NUL goes too. */
-  if (w->fd >= 0 && write(w->fd, trigger, (size_t)n + 1) < 0) {
-    close(w->fd);
-    w->fd = -1;
-  }
-  if (w->fd < 0) ainit_log(PSI_PATH ": %s: no out-of-memory watch", strerror(errno));
+  w->fd = psi_trigger("full", OOM_STALL_MS, OOM_WINDOW_MS, "out-of-memory watch");
 }
 
 int oom_check(struct oom_watch *w, short revents, uint64_t now) {
@@ -76,7 +79,7 @@ int oom_check(struct oom_watch *w, short revents, uint64_t now) {
     return 0;
   }
   if (!(revents & POLLPRI) || read_proc("/proc/meminfo", buf, sizeof buf) < 0) return 0;
-  uint64_t avail = value(buf, "MemAvailable:"), total = value(buf, "MemTotal:");
+  uint64_t avail = proc_value(buf, "MemAvailable:"), total = proc_value(buf, "MemTotal:");
   int low = total && avail * 100 <= total * OOM_AVAIL_PCT;
   /* In a row: the previous report came about one window earlier (the
    * kernel reports at most once per window, so at least one window). */

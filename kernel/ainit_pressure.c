@@ -21,33 +21,12 @@
 #define PRESSURE_STALL_MS 20
 #define PRESSURE_WINDOW_MS 500
 
-static int read_text(const char *path, char *buf, size_t len) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
-  if (fd >= 0) close(fd);
-  buf[n > 0 ? n : 0] = '\0';
-  return n > 0 ? 0 : -1;
-}
-
-static uint64_t field(const char *text, const char *name) {
-  const char *p = text ? strstr(text, name) : NULL;
-  return p ? strtoull(p + strlen(name), NULL, 10) : 0;
-}
-
 static void put_le(unsigned char *p, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
 int pressure_open(void) {
-  char trigger[32];
-  int n = snprintf(trigger, sizeof trigger, "some %u %u", PRESSURE_STALL_MS * 1000u, PRESSURE_WINDOW_MS * 1000u);
-  int fd = open(PSI_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd >= 0 && write(fd, trigger, (size_t)n + 1) < 0) { /* the NUL goes too */
-    close(fd);
-    fd = -1;
-  }
-  if (fd < 0) ainit_log(PSI_PATH ": %s: no memory pressure reports", strerror(errno));
-  return fd;
+  return psi_trigger("some", PRESSURE_STALL_MS, PRESSURE_WINDOW_MS, "memory pressure reports");
 }
 
 int pressure_check(int fd, short revents, struct anotify *an) {
@@ -57,12 +36,12 @@ int pressure_check(int fd, short revents, struct anotify *an) {
     return -1;
   }
   if (!(revents & POLLPRI)) return fd;
-  read_text(PSI_PATH, psi, sizeof psi);
-  read_text("/proc/meminfo", mem, sizeof mem);
+  read_proc(PSI_PATH, psi, sizeof psi);
+  read_proc("/proc/meminfo", mem, sizeof mem);
   unsigned char payload[16];
-  put_le(payload, field(strstr(psi, "some "), "total="), 8);
-  put_le(payload + 8, field(mem, "MemAvailable:"), 4);
-  put_le(payload + 12, field(mem, "MemTotal:"), 4);
+  put_le(payload, proc_value(strstr(psi, "some "), "total="), 8);
+  put_le(payload + 8, proc_value(mem, "MemAvailable:"), 4);
+  put_le(payload + 12, proc_value(mem, "MemTotal:"), 4);
   anotify_send(an, ANOTIFY_MEMORY_PRESSURE, payload, sizeof payload, 0);
   return fd;
 }

@@ -141,6 +141,14 @@ void anotify_receive(struct anotify *a, anotify_handler handler, void *ctx);
 
 /* --- ainit_oom.c: out of memory by pressure (PSI), before the guest livelocks. --- */
 
+/* PATH's text in buf (NUL-terminated); 0, or -1 when unreadable. */
+int read_proc(const char *path, char *buf, size_t len);
+/* The number after NAME in text (kB in /proc/meminfo), 0 when absent. */
+uint64_t proc_value(const char *text, const char *name);
+/* /proc/pressure/memory with a trigger "KIND STALL WINDOW" (ms) armed
+ * (POLLPRI when it fires); -1, logged as "no WHAT", without PSI. */
+int psi_trigger(const char *kind, unsigned stall_ms, unsigned window_ms, const char *what);
+
 struct oom_watch {
   int fd;           /* /proc/pressure/memory with a trigger armed (POLLPRI); -1 without PSI */
   unsigned strikes; /* trigger reports in a row with little memory available */

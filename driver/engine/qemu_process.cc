@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
@@ -440,16 +441,12 @@ void ArrowProcess::send_all_instructions() {
   const std::string tokens =
       instruction_tokens_ + fmt(" arrow.time=%llu", static_cast<unsigned long long>(g_get_real_time() / 1000));
   uint8_t entropy[32];
-  for (size_t i = 0; i < sizeof entropy; i += 4) {
-    const guint32 r = g_random_int();
-    std::memcpy(entropy + i, &r, 4);
-  }
-  UniqueFd urandom(::open("/dev/urandom", O_RDONLY | O_CLOEXEC));
-  if (urandom.valid()) {
-    const ssize_t n = ::read(urandom.get(), entropy, sizeof entropy);
-    (void)n;  // g_random_int's bytes stay where the read fell short
-  }
-  const std::vector<uint8_t> frames = anotify_encode_all_instructions(tokens, entropy, env_);
+  // The kernel's CSPRNG (it does not fail for 32 bytes once the host booted;
+  // if it did, the guest still gets its instructions, not reseeded).
+  const bool fresh = ::getrandom(entropy, sizeof entropy, 0) == static_cast<ssize_t>(sizeof entropy);
+  if (!fresh) append_log("== cannot read the host's randomness: the guest is not reseeded ==\n");
+  const std::vector<uint8_t> frames = anotify_encode_all_instructions(
+      tokens, fresh ? std::span<const uint8_t>(entropy) : std::span<const uint8_t>(), env_);
   std::memset(entropy, 0, sizeof entropy);
   if (Status st = anotify_->send_instructions(frames); !st.ok())
     append_log(fmt("== anotify: cannot send the guest its instructions: %s ==\n", st.error().message.c_str()));

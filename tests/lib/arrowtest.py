@@ -211,3 +211,38 @@ class Failures:
 
     def finish(self):
         sys.exit(self.summary())
+
+
+def run_on_terminal(argv, keys=b"", send_after=None, timeout=60, size=None):
+    """Runs ARGV on a new terminal (SIZE: (rows, cols) to set first); types
+    KEYS once SEND_AFTER appears in its output. (exit status, output)."""
+    import fcntl
+    import pty
+    import select
+    import signal
+    import struct
+    import termios
+    pid, fd = pty.fork()
+    if pid == 0:
+        if size:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+        os.execv(argv[0], argv)
+    out, sent, deadline = b"", False, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not sent and send_after is not None and send_after in out:
+            os.write(fd, keys)
+            sent = True
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    else:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out

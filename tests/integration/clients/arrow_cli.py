@@ -9,15 +9,13 @@ stopped even when a check fails."""
 
 import hashlib
 import os
-import pty
-import select
 import signal
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
-from arrowtest import ARROW, Failures, free_port, http_get  # noqa: E402
+from arrowtest import ARROW, Failures, free_port, http_get, run_on_terminal  # noqa: E402
 from daemon import Daemon  # noqa: E402
 
 TIMEOUT = 90  # one Arrow run on a loaded 2-core machine under TCG
@@ -29,31 +27,7 @@ def arrow(d, *args, **kw):
     return subprocess.run([ARROW, "-c", d.uri, *args], **kw)
 
 
-def run_in_pty(argv, keys=b"", send_after=None, timeout=TIMEOUT):
-    """Runs argv on a new terminal; sends KEYS once SEND_AFTER appears in
-    its output. Returns (exit status, output)."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execv(argv[0], argv)
-    out, sent, deadline = b"", False, time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not sent and send_after is not None and send_after in out:
-            os.write(fd, keys)
-            sent = True
-        r, _, _ = select.select([fd], [], [], 0.2)
-        if r:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-    else:
-        os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    return os.waitstatus_to_exitcode(status), out
+
 
 
 def main():
@@ -113,12 +87,13 @@ def checks(t, d):
     t.check(b"web" not in arrow(d, "ps", "-a").stdout, "and it is gone")
 
     # Ctrl-C typed on a terminal: the guest's terminal makes it SIGINT.
-    status, out = run_in_pty([ARROW, "-c", d.uri, "run", "--rm", "--", "/bin/sh", "-c", "echo ready; exec sleep 60"],
-                             keys=b"\x03", send_after=b"ready")
+    status, out = run_on_terminal([ARROW, "-c", d.uri, "run", "--rm", "--", "/bin/sh", "-c", "echo ready; exec sleep 60"],
+                                  keys=b"\x03", send_after=b"ready", timeout=TIMEOUT)
     t.equal(status, 130, "Ctrl-C through a terminal stops sleep; arrow returns 130")
     t.check(b"ready\r\n" in out, "on a terminal the console is a terminal (\\r\\n)")
-    status, out = run_in_pty([ARROW, "-c", d.uri, "run", "--rm", "--", "/bin/sh", "-c",
-                              "echo ready; read line; echo got $line"], keys=b"typed\r", send_after=b"ready")
+    status, out = run_on_terminal([ARROW, "-c", d.uri, "run", "--rm", "--", "/bin/sh", "-c",
+                                   "echo ready; read line; echo got $line"], keys=b"typed\r", send_after=b"ready",
+                                  timeout=TIMEOUT)
     t.check(status == 0 and b"got typed" in out, "typed input reaches the application")
 
     # SIGINT to arrow on pipes goes through virDomainSendProcessSignal.

@@ -19,21 +19,17 @@ refused."""
 
 import hashlib
 import os
-import pty
 import select
 import signal
-import struct
 import subprocess
 import sys
-import termios
-import fcntl
 import re
 import socket
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "lib"))
 
-from arrowtest import ARROW, Failures, domain_xml, free_port, wait_for  # noqa: E402
+from arrowtest import ARROW, Failures, domain_xml, free_port, run_on_terminal, wait_for  # noqa: E402
 from daemon import run_checks  # noqa: E402
 
 BOOT = 180
@@ -47,32 +43,7 @@ def arrow(d, *args, uri=None, **kw):
     return subprocess.run([ARROW, "-c", uri or d.uri, *args], **kw)
 
 
-def on_terminal(argv, rows, cols, keys=b"", send_after=None, timeout=TIMEOUT):
-    """Runs ARGV on a new ROWSxCOLS terminal; types KEYS once SEND_AFTER
-    appears. (exit status, output)."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        os.execv(argv[0], argv)
-    out, sent, deadline = b"", False, time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not sent and send_after is not None and send_after in out:
-            os.write(fd, keys)
-            sent = True
-        r, _, _ = select.select([fd], [], [], 0.2)
-        if r:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-    else:
-        os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    return os.waitstatus_to_exitcode(status), out
+
 
 
 def gdbstub(t, d):
@@ -140,9 +111,9 @@ def body(t, d):
     t.check(r.returncode == 0 and r.stdout.startswith(b"init\n"), "it runs beside the application (PID 1 is ainit)",
             r.stdout)
 
-    rc, out = on_terminal([ARROW, "-c", d.uri, "exec", "-it", NAME, "--", "sh", "-c",
-                           "tty; stty size; read line; echo got:$line"], 33, 101, keys=b"typed\r",
-                          send_after=b"33 101")
+    rc, out = run_on_terminal([ARROW, "-c", d.uri, "exec", "-it", NAME, "--", "sh", "-c",
+                               "tty; stty size; read line; echo got:$line"], keys=b"typed\r",
+                              send_after=b"33 101", timeout=TIMEOUT, size=(33, 101))
     t.check(rc == 0 and b"/dev/pts/" in out and b"33 101" in out and b"got:typed" in out,
             "-t: a terminal of its own, arrow's size, keystrokes reach it", out)
 
